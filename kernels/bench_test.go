@@ -1,0 +1,81 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// Benchmarks report GFLOP/s (2·m·n·k per call) as a metric; run with
+//
+//	go test -run '^$' -bench . -count 5 ./kernels/
+//
+// and keep the best of the repeats: the machine is shared.
+
+// benchShape is one projection: tokens × out × in.
+type benchShape struct {
+	name    string
+	m, n, k int
+}
+
+// miniShapes are the projections of the nemotron-h-mini model at a window
+// of 1024 tokens, and one 8B-like projection (hidden 4096).
+var miniShapes = []benchShape{
+	{"mamba_in_proj_1024x1544x256", 1024, 1544, 256},
+	{"mamba_out_proj_1024x256x512", 1024, 256, 512},
+	{"mlp_up_1024x1280x256", 1024, 1280, 256},
+	{"mlp_down_1024x256x1280", 1024, 256, 1280},
+	{"lm_head_1024x8192x256", 1024, 8192, 256},
+	{"8b_1024x4096x4096", 1024, 4096, 4096},
+}
+
+func reportGFLOPS(b *testing.B, m, n, k int) {
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func BenchmarkMatMulNT(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, s := range miniShapes {
+		b.Run(s.name, func(b *testing.B) {
+			a, w := randFloats(rng, s.m*s.k), randFloats(rng, s.n*s.k)
+			c := make([]float32, s.m*s.n)
+			b.ResetTimer()
+			for b.Loop() {
+				MatMulNT(c, a, w, s.m, s.n, s.k)
+			}
+			reportGFLOPS(b, s.m, s.n, s.k)
+		})
+	}
+}
+
+func BenchmarkMatMulNN(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Attention P·V: tokens × head_dim × tokens, and a square case.
+	for _, s := range []benchShape{{"attn_pv_1024x64x1024", 1024, 64, 1024}, {"1024x1024x1024", 1024, 1024, 1024}} {
+		b.Run(s.name, func(b *testing.B) {
+			a, w := randFloats(rng, s.m*s.k), randFloats(rng, s.n*s.k)
+			c := make([]float32, s.m*s.n)
+			for b.Loop() {
+				MatMulNN(c, a, w, s.m, s.n, s.k)
+			}
+			reportGFLOPS(b, s.m, s.n, s.k)
+		})
+	}
+}
+
+func BenchmarkMatMulNTISA(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 3))
+	s := benchShape{"1024x1024x1024", 1024, 1024, 1024}
+	for _, isa := range isas() {
+		b.Run(fmt.Sprintf("%v/%s", isa, s.name), func(b *testing.B) {
+			withISA(b, isa, func() {
+				a, w := randFloats(rng, s.m*s.k), randFloats(rng, s.n*s.k)
+				c := make([]float32, s.m*s.n)
+				for b.Loop() {
+					MatMulNT(c, a, w, s.m, s.n, s.k)
+				}
+				reportGFLOPS(b, s.m, s.n, s.k)
+			})
+		})
+	}
+}
