@@ -1,0 +1,16 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"sort"
+)
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

@@ -1,0 +1,31 @@
+package quant
+
+import (
+	"fmt"
+
+	"github.com/hyquant/hyquant/runtime/safetensors"
+)
+
+// Channel8 is the default 8-bit format: symmetric absmax int8 with one scale
+// per output channel. It is RTN with those settings fixed.
+type Channel8 struct{}
+
+func init() { Register(Channel8{}) }
+
+func (Channel8) Name() string { return "channel8" }
+func (Channel8) Summary() string {
+	return "symmetric absmax int8, one scale per output channel (the default 8-bit format)"
+}
+func (Channel8) Options() []string                       { return nil }
+func (Channel8) Aux(Assignment) []safetensors.TensorSpec { return nil }
+
+// Prepare fixes bits 8, per-channel, symmetric; explicit other values are errors.
+func (Channel8) Prepare(s *Spec) error {
+	if s.Bits == 0 {
+		s.Bits = 8
+	}
+	if s.Bits != 8 || s.Granularity.Kind != PerChannel || !s.Symmetric {
+		return fmt.Errorf("channel8 is 8-bit, per-channel and symmetric; use rtn for %d bits %s symmetric=%v", s.Bits, s.Granularity, s.Symmetric)
+	}
+	return nil
+}

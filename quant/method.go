@@ -1,0 +1,70 @@
+package quant
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hyquant/hyquant/runtime/safetensors"
+)
+
+// Method is a quantizer. A new method is one file that implements this and
+// registers itself with Register.
+type Method interface {
+	// Name is the plan's `method:` value.
+	Name() string
+	// Summary is one line for --help and reports.
+	Summary() string
+	// Options lists the method-specific plan fields it accepts (for
+	// example "damp", "act_order"); any other method option is an error.
+	Options() []string
+	// Prepare fills the method's defaults into a spec and checks its
+	// constraints (bit widths, granularities, option ranges).
+	Prepare(s *Spec) error
+	// Aux lists tensors the method stores beside codes, scales and zeros
+	// (for example a rotation's signs); nil for none.
+	Aux(a Assignment) []safetensors.TensorSpec
+}
+
+var registry = map[string]Method{}
+
+// Register adds a method to the registry; it panics on a duplicate name,
+// which is a programming error.
+func Register(m Method) {
+	if _, dup := registry[m.Name()]; dup {
+		panic("quant: method registered twice: " + m.Name())
+	}
+	registry[m.Name()] = m
+}
+
+// Lookup finds a registered method.
+func Lookup(name string) (Method, bool) {
+	m, ok := registry[name]
+	return m, ok
+}
+
+// MethodNames lists the registered methods, sorted.
+func MethodNames() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func lookupMethod(name string) (Method, error) {
+	m, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown method %q (known: %s)", name, strings.Join(MethodNames(), ", "))
+	}
+	return m, nil
+}
+
+// checkBits validates a bit width against an allowed range.
+func checkBits(bits, lo, hi int) error {
+	if bits < lo || bits > hi {
+		return fmt.Errorf("bits %d is outside %d..%d", bits, lo, hi)
+	}
+	return nil
+}

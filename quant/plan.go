@@ -1,0 +1,390 @@
+package quant
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hyquant/hyquant/internal/yamlx"
+	"github.com/hyquant/hyquant/runtime"
+	"github.com/hyquant/hyquant/runtime/safetensors"
+)
+
+// Plan maps parameter categories to precisions. Categories it does not name
+// are kept as stored (or follow Default when set).
+type Plan struct {
+	Name        string
+	Description string
+	Source      string // file the plan was read from, or "inline"
+	Default     *Spec
+	Categories  map[runtime.Category]Spec
+	where       map[runtime.Category]yamlx.Node // for resolution errors
+}
+
+// LoadPlan reads a plan YAML file.
+func LoadPlan(path string) (*Plan, error) {
+	m, err := yamlx.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := ParsePlan(m)
+	if err != nil {
+		return nil, err
+	}
+	if p.Name == "" {
+		p.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
+	return p, nil
+}
+
+// ParsePlan reads a plan from a YAML mapping with the fields name,
+// description, default and categories.
+func ParsePlan(m *yamlx.Map) (*Plan, error) {
+	p := &Plan{Source: m.File, Categories: map[runtime.Category]Spec{}, where: map[runtime.Category]yamlx.Node{}}
+	var err error
+	if p.Name, err = m.String("name", ""); err != nil {
+		return nil, err
+	}
+	if p.Description, err = m.String("description", ""); err != nil {
+		return nil, err
+	}
+	if n, ok := m.Get("default"); ok {
+		s, err := ParseSpec(n)
+		if err != nil {
+			return nil, err
+		}
+		p.Default = &s
+	}
+	cats, err := m.Require("categories")
+	if err != nil {
+		return nil, err
+	}
+	cm, err := cats.Map()
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range cm.Keys() {
+		n, _ := cm.Get(key)
+		c, err := runtime.ParseCategory(key)
+		if err != nil {
+			return nil, cm.Key(key).Errorf("%v", err)
+		}
+		s, err := ParseSpec(n)
+		if err != nil {
+			return nil, err
+		}
+		p.Categories[c] = s
+		p.where[c] = n
+	}
+	if err := m.Done("name", "description", "default", "categories"); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// specFields are the keys every quantising spec accepts.
+var specFields = []string{"method", "bits", "granularity", "symmetric", "scale_dtype", "act_bits", "act_mode"}
+
+// optionParsers read the method-specific options into a Spec.
+var optionParsers = map[string]func(n yamlx.Node, s *Spec) error{
+	"damp":          func(n yamlx.Node, s *Spec) (err error) { s.Damp, err = n.Float(); return },
+	"act_order":     func(n yamlx.Node, s *Spec) (err error) { s.ActOrder, err = n.Bool(); return },
+	"static_groups": func(n yamlx.Node, s *Spec) (err error) { s.StaticGroups, err = n.Bool(); return },
+	"block_size":    func(n yamlx.Node, s *Spec) (err error) { s.BlockSize, err = n.Int(); return },
+	"rotation":      func(n yamlx.Node, s *Spec) (err error) { s.Rotation, err = n.Text(); return },
+	"rounding":      func(n yamlx.Node, s *Spec) (err error) { s.Rounding, err = n.Text(); return },
+	"seed": func(n yamlx.Node, s *Spec) error {
+		v, err := n.Int()
+		s.Seed = int64(v)
+		return err
+	},
+	"smooth": func(n yamlx.Node, s *Spec) (err error) { s.Smooth, err = n.Float(); return },
+}
+
+// ParseSpec reads one category's precision: the scalar `keep`, a mapping
+// `{keep: true|bf16|fp16|fp32}`, or a quantising mapping such as
+// `{method: rtn, bits: 4, granularity: group:128, symmetric: true, scale_dtype: fp16}`.
+// Defaults: method rtn, granularity channel, symmetric true, scale_dtype fp16.
+func ParseSpec(n yamlx.Node) (Spec, error) {
+	if n.IsScalar() {
+		v, _ := n.Text()
+		if v == "keep" {
+			return KeepSpec, nil
+		}
+		return Spec{}, n.Errorf("expected `keep` or a mapping of precision fields, found %q", v)
+	}
+	m, err := n.Map()
+	if err != nil {
+		return Spec{}, err
+	}
+	if k, ok := m.Get("keep"); ok {
+		s := KeepSpec
+		v, _ := k.Text()
+		switch b, berr := k.Bool(); {
+		case berr == nil && b:
+		case berr == nil && !b:
+			return Spec{}, k.Errorf("keep: false is meaningless; give the quantisation fields instead")
+		default:
+			d, err := ParseFloatDType(v)
+			if err != nil {
+				return Spec{}, k.Errorf("keep must be true or a dtype to cast to: %v", err)
+			}
+			s.KeepDType = d
+		}
+		return s, m.Done("keep")
+	}
+
+	s := Spec{Method: "rtn", Granularity: Granularity{Kind: PerChannel}, Symmetric: true, ScaleDType: safetensors.F16}
+	if s.Method, err = m.String("method", s.Method); err != nil {
+		return Spec{}, err
+	}
+	method, err := lookupMethod(s.Method)
+	if err != nil {
+		return Spec{}, m.Key("method").Errorf("%v", err)
+	}
+	if s.Bits, err = m.Int("bits", 0); err != nil {
+		return Spec{}, err
+	}
+	if g, ok := m.Get("granularity"); ok {
+		v, err := g.Text()
+		if err != nil {
+			return Spec{}, err
+		}
+		if s.Granularity, err = ParseGranularity(v); err != nil {
+			return Spec{}, g.Errorf("%v", err)
+		}
+	}
+	if s.Symmetric, err = m.Bool("symmetric", true); err != nil {
+		return Spec{}, err
+	}
+	if d, ok := m.Get("scale_dtype"); ok {
+		v, err := d.Text()
+		if err != nil {
+			return Spec{}, err
+		}
+		if s.ScaleDType, err = ParseFloatDType(v); err != nil {
+			return Spec{}, d.Errorf("%v", err)
+		}
+	}
+	if s.ActBits, err = m.Int("act_bits", 0); err != nil {
+		return Spec{}, err
+	}
+	if s.ActMode, err = m.String("act_mode", ""); err != nil {
+		return Spec{}, err
+	}
+	if err := checkActivation(&s); err != nil {
+		return Spec{}, n.Errorf("%v", err)
+	}
+	known := append([]string(nil), specFields...)
+	for _, opt := range method.Options() {
+		known = append(known, opt)
+		if v, ok := m.Get(opt); ok {
+			if err := optionParsers[opt](v, &s); err != nil {
+				return Spec{}, err
+			}
+		}
+	}
+	for _, k := range m.Keys() {
+		if _, isOpt := optionParsers[k]; isOpt && !contains(method.Options(), k) {
+			return Spec{}, m.Key(k).Errorf("is not an option of method %s (its options: %s)", s.Method, orNone(method.Options()))
+		}
+	}
+	if err := m.Done(known...); err != nil {
+		return Spec{}, err
+	}
+	if s.Bits == 0 && s.Method != "channel8" {
+		return Spec{}, n.Errorf("missing required field \"bits\"")
+	}
+	if err := method.Prepare(&s); err != nil {
+		return Spec{}, n.Errorf("%v", err)
+	}
+	return s, nil
+}
+
+func checkActivation(s *Spec) error {
+	if s.ActBits == 0 {
+		if s.ActMode != "" {
+			return fmt.Errorf("act_mode %q given without act_bits", s.ActMode)
+		}
+		return nil
+	}
+	if err := checkBits(s.ActBits, 2, 8); err != nil {
+		return fmt.Errorf("act_bits: %v", err)
+	}
+	switch s.ActMode {
+	case "":
+		s.ActMode = "token"
+	case "token", "tensor":
+	default:
+		return fmt.Errorf("act_mode %q is not token (dynamic per token) or tensor (static, calibrated)", s.ActMode)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, ", ")
+}
+
+// SpecFor returns the spec of a category under this plan.
+func (p *Plan) SpecFor(c runtime.Category) Spec {
+	if s, ok := p.Categories[c]; ok {
+		return s
+	}
+	if p.Default != nil {
+		return *p.Default
+	}
+	return KeepSpec
+}
+
+// Assignment is one parameter with its resolved spec.
+type Assignment struct {
+	Param  runtime.Param
+	Stored safetensors.DType // dtype of the original tensor
+	Spec   Spec
+	// Rows and Cols view the parameter as a matrix (see MatrixShape).
+	Rows, Cols int
+}
+
+// Resolved is a plan applied to one model: every parameter with its spec.
+type Resolved struct {
+	Plan        *Plan
+	Inventory   *runtime.Inventory
+	Assignments []Assignment
+}
+
+// Resolve applies the plan to every parameter of an inventory. stored gives
+// each tensor's dtype in the checkpoint. Biases are always kept; a spec whose
+// group size does not divide a tensor's input dimension is an error naming the
+// plan line, the category and the tensor.
+func (p *Plan) Resolve(inv *runtime.Inventory, stored func(name string) safetensors.DType) (*Resolved, error) {
+	r := &Resolved{Plan: p, Inventory: inv}
+	for _, prm := range inv.Params {
+		s := p.SpecFor(prm.Category)
+		rows, cols := MatrixShape(prm.Shape)
+		if strings.HasSuffix(prm.Name, ".bias") {
+			s = KeepSpec
+		}
+		if !s.Keep {
+			if err := p.check(prm, s, rows, cols); err != nil {
+				return nil, err
+			}
+		}
+		r.Assignments = append(r.Assignments, Assignment{Param: prm, Stored: stored(prm.Name), Spec: s, Rows: rows, Cols: cols})
+	}
+	return r, nil
+}
+
+func (p *Plan) check(prm runtime.Param, s Spec, rows, cols int) error {
+	fail := func(format string, args ...any) error {
+		msg := fmt.Sprintf(format, args...)
+		if n, ok := p.where[prm.Category]; ok {
+			return n.Errorf("%s", msg)
+		}
+		return fmt.Errorf("%s: plan %q: %s: %s", p.Source, p.Name, prm.Category, msg)
+	}
+	if s.Granularity.Kind == PerGroup && cols%s.Granularity.GroupSize != 0 {
+		return fail("group size %d does not divide the input dimension %d of %s %v", s.Granularity.GroupSize, cols, prm.Name, prm.Shape)
+	}
+	if s.ActBits > 0 && !prm.Matrix {
+		return fail("act_bits applies to the inputs of linear layers; %s is not one", prm.Name)
+	}
+	if m, _ := Lookup(s.Method); m != nil {
+		if mo, ok := m.(interface{ MatrixOnly() bool }); ok && mo.MatrixOnly() && !prm.Matrix {
+			return fail("method %s quantises linear-layer weights only; %s is not one (use rtn or channel8 for it)", s.Method, prm.Name)
+		}
+	}
+	return nil
+}
+
+// CategoryBytes is the footprint of one category before and after.
+type CategoryBytes struct {
+	Category  runtime.Category
+	Params    int64
+	Baseline  int64
+	Quantized int64
+	Spec      Spec
+}
+
+// Footprint is the exact size of the model before and after the plan.
+type Footprint struct {
+	Baseline   int64
+	Quantized  int64
+	Categories []CategoryBytes
+}
+
+// Reduction is 1 - Quantized/Baseline.
+func (f Footprint) Reduction() float64 {
+	if f.Baseline == 0 {
+		return 0
+	}
+	return 1 - float64(f.Quantized)/float64(f.Baseline)
+}
+
+// Footprint sums the exact bytes of every stored tensor, per category: codes,
+// scales, zero points and auxiliary tensors included, nothing rounded.
+func (r *Resolved) Footprint() Footprint {
+	byCat := map[runtime.Category]*CategoryBytes{}
+	var f Footprint
+	for _, a := range r.Assignments {
+		cb := byCat[a.Param.Category]
+		if cb == nil {
+			cb = &CategoryBytes{Category: a.Param.Category, Spec: r.Plan.SpecFor(a.Param.Category)}
+			byCat[a.Param.Category] = cb
+		}
+		base := a.Param.NumElements() * int64(a.Stored.Size())
+		q := LayoutBytes(a)
+		cb.Params += a.Param.NumElements()
+		cb.Baseline += base
+		cb.Quantized += q
+		f.Baseline += base
+		f.Quantized += q
+	}
+	for _, c := range runtime.Categories {
+		if cb := byCat[c]; cb != nil {
+			f.Categories = append(f.Categories, *cb)
+		}
+	}
+	return f
+}
+
+// TensorSpecs lists every tensor a quantised checkpoint under this plan
+// holds, in inventory order.
+func (r *Resolved) TensorSpecs() []safetensors.TensorSpec {
+	var out []safetensors.TensorSpec
+	for _, a := range r.Assignments {
+		out = append(out, Layout(a)...)
+	}
+	return out
+}
+
+// SortedCategories returns the plan's categories in display order.
+func (p *Plan) SortedCategories() []runtime.Category {
+	var out []runtime.Category
+	for c := range p.Categories {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return categoryIndex(out[i]) < categoryIndex(out[j]) })
+	return out
+}
+
+func categoryIndex(c runtime.Category) int {
+	for i, x := range runtime.Categories {
+		if x == c {
+			return i
+		}
+	}
+	return len(runtime.Categories)
+}

@@ -1,0 +1,136 @@
+package quant
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hyquant/hyquant/internal/yamlx"
+	"github.com/hyquant/hyquant/runtime"
+	"github.com/hyquant/hyquant/runtime/safetensors"
+)
+
+func assignment(shape []int, s Spec) Assignment {
+	r, c := MatrixShape(shape)
+	return Assignment{Param: runtime.Param{Name: "w", Shape: shape, Matrix: len(shape) == 2}, Stored: safetensors.BF16, Spec: s, Rows: r, Cols: c}
+}
+
+// Hand-computed byte counts: codes are bit-packed per row, scales one per
+// group, zero points bit-packed per scale row.
+func TestLayoutBytesHandComputed(t *testing.T) {
+	g := func(n int) Granularity { return Granularity{Kind: PerGroup, GroupSize: n} }
+	ch := Granularity{Kind: PerChannel}
+	cases := []struct {
+		name  string
+		shape []int
+		spec  Spec
+		want  int64
+	}{
+		// 3 rows x 256: codes 3*128, scales 3*2 groups*2 bytes.
+		{"4-bit g128 sym fp16", []int{3, 256}, Spec{Method: "rtn", Bits: 4, Granularity: g(128), Symmetric: true, ScaleDType: safetensors.F16}, 384 + 12},
+		// + zero points: 2 groups * 4 bits = 1 byte per row.
+		{"4-bit g128 asym fp16", []int{3, 256}, Spec{Method: "rtn", Bits: 4, Granularity: g(128), ScaleDType: safetensors.F16}, 384 + 12 + 3},
+		// 3 bits: 256*3/8 = 96 bytes a row; 4 groups of 64 -> 12 bits of zeros -> 2 bytes a row; fp32 scales.
+		{"3-bit g64 asym fp32", []int{3, 256}, Spec{Method: "rtn", Bits: 3, Granularity: g(64), ScaleDType: safetensors.F32}, 3*96 + 3*4*4 + 3*2},
+		// 5 cols at 3 bits = 15 bits -> 2 bytes a row.
+		{"3-bit odd cols", []int{2, 5}, Spec{Method: "rtn", Bits: 3, Granularity: ch, Symmetric: true, ScaleDType: safetensors.F16}, 2*2 + 2*2},
+		{"8-bit channel", []int{10, 7}, Spec{Method: "channel8", Bits: 8, Granularity: ch, Symmetric: true, ScaleDType: safetensors.F16}, 70 + 20},
+		{"8-bit tensor asym bf16", []int{10, 7}, Spec{Method: "rtn", Bits: 8, Granularity: Granularity{Kind: PerTensor}, ScaleDType: safetensors.BF16}, 70 + 2 + 1},
+		// A vector is one row: one scale for per-channel.
+		{"vector channel8", []int{512}, Spec{Method: "channel8", Bits: 8, Granularity: ch, Symmetric: true, ScaleDType: safetensors.F16}, 512 + 2},
+		// conv1d [C, 1, K] is C rows of K.
+		{"conv1d channel8", []int{1024, 1, 4}, Spec{Method: "channel8", Bits: 8, Granularity: ch, Symmetric: true, ScaleDType: safetensors.F16}, 4096 + 2048},
+		{"keep", []int{4, 4}, KeepSpec, 32},
+		{"keep fp32", []int{4, 4}, Spec{Keep: true, KeepDType: safetensors.F32}, 64},
+	}
+	for _, c := range cases {
+		if got := LayoutBytes(assignment(c.shape, c.spec)); got != c.want {
+			t.Errorf("%s: %d bytes, want %d (%v)", c.name, got, c.want, Layout(assignment(c.shape, c.spec)))
+		}
+	}
+}
+
+func parsePlan(t *testing.T, src string) (*Plan, error) {
+	t.Helper()
+	m, err := yamlx.Parse([]byte(src), "p.yaml")
+	if err != nil {
+		return nil, err
+	}
+	return ParsePlan(m)
+}
+
+func TestParsePlanErrors(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{"categories:\n  ssm_inproj: keep\n", `p.yaml:2: categories.ssm_inproj: unknown category "ssm_inproj"`},
+		{"categories:\n  mlp_up: {bits: 9}\n", "p.yaml:2: categories.mlp_up: bits 9 is outside 2..8"},
+		{"categories:\n  mlp_up: {bits: 4, granularity: group:0}\n", `categories.mlp_up.granularity: "group:0" is not tensor, channel or group:N`},
+		{"categories:\n  mlp_up: {bits: 4, colour: red}\n", "categories.mlp_up.colour: unknown field"},
+		{"categories:\n  mlp_up: {method: rtn, bits: 4, damp: 0.01}\n", "categories.mlp_up.damp: is not an option of method rtn"},
+		{"categories:\n  mlp_up: {method: magic, bits: 4}\n", `unknown method "magic"`},
+		{"categories:\n  mlp_up: {method: channel8, bits: 4}\n", "channel8 is 8-bit"},
+		{"categories:\n  mlp_up: {granularity: channel}\n", `missing required field "bits"`},
+		{"categories:\n  mlp_up: {bits: 4, scale_dtype: fp8}\n", `"fp8" is not fp16, bf16 or fp32`},
+		{"categories:\n  mlp_up: {keep: false}\n", "keep: false is meaningless"},
+		{"categories:\n  mlp_up: quantise\n", `expected ` + "`keep`"},
+		{"categories:\n  mlp_up: {bits: 4, act_mode: token}\n", "act_mode \"token\" given without act_bits"},
+		{"name: x\n", `missing required field "categories"`},
+		{"categories: {}\nextra: 1\n", "p.yaml:2: extra: unknown field"},
+	}
+	for _, c := range cases {
+		_, err := parsePlan(t, c.src)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want %q", c.src, err, c.want)
+		}
+	}
+}
+
+func TestResolveRejectsGroupThatDoesNotDivide(t *testing.T) {
+	p, err := parsePlan(t, "categories:\n  ssm_conv1d: {bits: 8, granularity: \"group:128\"}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := runtime.LoadConfig("../models/nemotron-h-mini/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Resolve(runtime.BuildInventory(cfg), func(string) safetensors.DType { return safetensors.BF16 })
+	want := "p.yaml:2: categories.ssm_conv1d: group size 128 does not divide the input dimension 4 of backbone.layers.0.mixer.conv1d.weight [1024 1 4]"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}
+
+// The footprint of a plan on the mini model, checked against numbers
+// computed by hand from the shapes.
+func TestFootprintMini(t *testing.T) {
+	p, err := parsePlan(t, `categories:
+  ssm_in_proj: {bits: 4, granularity: "group:128", scale_dtype: fp16}
+  mlp_up: {method: channel8}
+  ssm_conv1d: {method: channel8}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := runtime.LoadConfig("../models/nemotron-h-mini/config.json")
+	r, err := p.Resolve(runtime.BuildInventory(cfg), func(string) safetensors.DType { return safetensors.BF16 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := r.Footprint()
+	if f.Baseline != 2*15213528 {
+		t.Fatalf("baseline %d", f.Baseline)
+	}
+	// in_proj: 9 layers x 1544 rows x (256/2 codes + 2 groups x 2 bytes);
+	// up_proj: 9 x 1280 x (256 + 2); conv1d weight 9 x 1024 x (4 + 2), bias kept 9 x 1024 x 2.
+	inProj := int64(9 * 1544 * (128 + 4))
+	up := int64(9 * 1280 * (256 + 2))
+	conv := int64(9*1024*(4+2) + 9*1024*2)
+	rest := int64(2*15213528) - 2*int64(9*1544*256) - 2*int64(9*1280*256) - 2*int64(9*1024*4+9*1024)
+	if want := inProj + up + conv + rest; f.Quantized != want {
+		t.Fatalf("quantized %d, want %d", f.Quantized, want)
+	}
+	for _, c := range f.Categories {
+		if c.Category == runtime.SSMInProj && c.Quantized != inProj {
+			t.Errorf("ssm_in_proj %d, want %d", c.Quantized, inProj)
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hyquant/hyquant/models"
+	"github.com/hyquant/hyquant/runtime/safetensors"
+)
+
+// ModelFiles locates a model: a directory in the Hugging Face layout
+// (config.json, safetensors, tokenizer.json), a bare config.json (shapes
+// only), or a model embedded in the binary, by name.
+type ModelFiles struct {
+	Ref      string // as the user gave it
+	Config   *Config
+	Dir      string // directory on disk, or in the embedded file system
+	Embedded bool
+	// ConfigOnly is true when only a config was given: no weights, no tokenizer.
+	ConfigOnly bool
+}
+
+// ResolveModel finds a model by path or embedded name ("" means the default).
+func ResolveModel(ref string) (*ModelFiles, error) {
+	if ref == "" {
+		ref = models.Default
+	}
+	st, err := os.Stat(ref)
+	switch {
+	case err == nil && st.IsDir():
+		cfgPath := filepath.Join(ref, "config.json")
+		cfg, err := LoadConfig(cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		return &ModelFiles{Ref: ref, Config: cfg, Dir: ref}, nil
+	case err == nil:
+		cfg, err := LoadConfig(ref)
+		if err != nil {
+			return nil, err
+		}
+		return &ModelFiles{Ref: ref, Config: cfg, Dir: filepath.Dir(ref), ConfigOnly: true}, nil
+	case models.Has(ref):
+		data, err := fs.ReadFile(models.FS(), ref+"/config.json")
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := ParseConfig(data, "embedded:"+ref+"/config.json")
+		if err != nil {
+			return nil, err
+		}
+		_, werr := fs.Stat(models.FS(), ref+"/"+IndexFile)
+		return &ModelFiles{Ref: ref, Config: cfg, Dir: ref, Embedded: true, ConfigOnly: werr != nil}, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("model %q: no such file or directory, and not an embedded model (embedded: %s)", ref, strings.Join(models.Names(), ", "))
+	}
+	return nil, err
+}
+
+// OpenCheckpoint opens the model's weights.
+func (m *ModelFiles) OpenCheckpoint() (*Checkpoint, error) {
+	if m.ConfigOnly {
+		return nil, fmt.Errorf("model %q is a config only: no weights to read", m.Ref)
+	}
+	if m.Embedded {
+		return OpenCheckpointFS(models.FS(), m.Dir)
+	}
+	return OpenCheckpoint(m.Dir)
+}
+
+// ReadFile reads a file of the model directory (e.g. tokenizer.json).
+func (m *ModelFiles) ReadFile(name string) ([]byte, error) {
+	if m.Embedded {
+		return fs.ReadFile(models.FS(), m.Dir+"/"+name)
+	}
+	return os.ReadFile(filepath.Join(m.Dir, name))
+}
+
+// Describe says what the model reference resolved to, for output headers.
+func (m *ModelFiles) Describe() string {
+	switch {
+	case m.Embedded && m.ConfigOnly:
+		return fmt.Sprintf("%s (embedded config; shapes only)", m.Ref)
+	case m.Embedded:
+		return fmt.Sprintf("%s (embedded)", m.Ref)
+	case m.ConfigOnly:
+		return fmt.Sprintf("%s (config only; shapes only)", m.Ref)
+	}
+	return m.Dir
+}
+
+// StoredDTypes returns each tensor's dtype: from the checkpoint when there
+// is one, else the config's torch_dtype for every tensor.
+func (m *ModelFiles) StoredDTypes(ck *Checkpoint) (func(string) safetensors.DType, error) {
+	if ck != nil {
+		return func(name string) safetensors.DType {
+			if ti, ok := ck.Lookup(name); ok {
+				return ti.DType
+			}
+			return safetensors.BF16
+		}, nil
+	}
+	d, err := m.Config.StoredDType()
+	if err != nil {
+		return nil, err
+	}
+	return func(string) safetensors.DType { return d }, nil
+}
