@@ -24,3 +24,15 @@ func init() {
 func transposeAsm(dst []float32, nr int, src []float32, lds, w, kc int) bool {
 	return false
 }
+
+// packHalfAsm packs leading columns of a bf16 (fp16 when fp16 is set) panel
+// in assembly, see packHalf; it returns how many of the w columns it did.
+func packHalfAsm(dst []float32, nr int, src []byte, lds, w, kc int, fp16 bool) int {
+	return 0
+}
+
+// packQuantAsm dequantises leading columns of a QMatrix panel in assembly;
+// it returns how many of the w columns it did.
+func packQuantAsm(dst []float32, nr int, q *QMatrix, j0, w, p0, kc int) int {
+	return 0
+}

@@ -1,0 +1,203 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Dense is a float32 Linear. Its weights are packed once, at construction,
+// into the micro-kernel's panel layout (ceil(out/nr) panels of in×nr floats,
+// nr = 64 with AVX-512), so Apply streams them without converting.
+//
+// Memory: the packed copy takes 4·in·roundup(out, nr) bytes, and Dense keeps
+// a reference to the slice given to NewDense (returned by Weights), so while
+// the caller holds no other use for it the weights are held twice.
+type Dense struct {
+	out, in int
+	w       []float32
+	bias    []float32
+	mk      *microKernel
+	packed  []float32
+}
+
+// NewDense returns a Linear with weight w (out×in, row-major, the PyTorch
+// nn.Linear layout) and optional bias (nil or out values). It packs w for
+// the kernel of CurrentISA; later changes to w are not seen. It panics if a
+// size does not match.
+func NewDense(w []float32, out, in int, bias []float32) *Dense {
+	checkLinear("NewDense", out, in, len(w), out*in, bias)
+	mk := currentKernel()
+	nr := mk.nr
+	panels := ceilDiv(out, nr)
+	packed := alignedFloats(panels * in * nr)
+	src := rawNT{b: w, ldb: in}
+	for q := 0; q < panels; q++ {
+		w := min(nr, out-q*nr)
+		src.packPanel(packed[q*in*nr:(q+1)*in*nr], nr, q*nr, w, 0, in)
+	}
+	return &Dense{out: out, in: in, w: w[:out*in], bias: bias, mk: mk, packed: packed}
+}
+
+func checkLinear(op string, out, in, have, want int, bias []float32) {
+	if out <= 0 || in <= 0 {
+		panic(fmt.Sprintf("kernels.%s: sizes out=%d in=%d must be positive", op, out, in))
+	}
+	if have < want {
+		panic(fmt.Sprintf("kernels.%s: weights hold %d values (or bytes), %d×%d needs %d", op, have, out, in, want))
+	}
+	if bias != nil && len(bias) != out {
+		panic(fmt.Sprintf("kernels.%s: bias has %d values, want %d", op, len(bias), out))
+	}
+}
+
+func checkApply(l Linear, y, x []float32, n int) {
+	if n < 0 || len(x) < n*l.In() || len(y) < n*l.Out() {
+		panic(fmt.Sprintf("kernels: Apply of %d×%d Linear to n=%d rows needs len(x)>=%d and len(y)>=%d, have %d and %d",
+			l.Out(), l.In(), n, n*l.In(), n*l.Out(), len(x), len(y)))
+	}
+}
+
+// In is the input width.
+func (d *Dense) In() int { return d.in }
+
+// Out is the output width.
+func (d *Dense) Out() int { return d.out }
+
+// Weights returns the out×in slice given to NewDense (not a copy).
+func (d *Dense) Weights() []float32 { return d.w }
+
+// Bias returns the bias given to NewDense (nil for none).
+func (d *Dense) Bias() []float32 { return d.bias }
+
+// Apply computes y[n×out] = x[n×in]·Wᵀ + bias.
+func (d *Dense) Apply(y, x []float32, n int) {
+	checkApply(d, y, x, n)
+	gemm(d.mk, y, d.out, x, d.in, d, n, d.out, d.in, d.bias)
+}
+
+// block hands out the pre-packed panels without copying.
+func (d *Dense) block(_ []float32, nr, j0, _, p0, _ int) ([]float32, int) {
+	if nr != d.mk.nr {
+		panic("kernels: Dense used with a kernel of another panel width")
+	}
+	stride := d.in * nr
+	return d.packed[j0/nr*stride+p0*nr:], stride
+}
+
+// BF16Dense is a Linear whose weights stay in their stored form, raw
+// little-endian bfloat16 bytes (for instance a region of a memory-mapped
+// safetensors file, never copied whole); they are widened to float32 block
+// by block while the GEMM packs its B panels. Each Apply reads the weights
+// once.
+type BF16Dense struct {
+	out, in int
+	raw     []byte
+	bias    []float32
+}
+
+// NewBF16Dense returns a Linear over raw (out×in bf16 values, row-major,
+// 2·out·in bytes) and optional bias. It panics if a size does not match.
+func NewBF16Dense(raw []byte, out, in int, bias []float32) *BF16Dense {
+	checkLinear("NewBF16Dense", out, in, len(raw), 2*out*in, bias)
+	return &BF16Dense{out: out, in: in, raw: raw[:2*out*in], bias: bias}
+}
+
+// In is the input width.
+func (d *BF16Dense) In() int { return d.in }
+
+// Out is the output width.
+func (d *BF16Dense) Out() int { return d.out }
+
+// Raw returns the bf16 bytes the Linear reads.
+func (d *BF16Dense) Raw() []byte { return d.raw }
+
+// Apply computes y[n×out] = x[n×in]·Wᵀ + bias.
+func (d *BF16Dense) Apply(y, x []float32, n int) {
+	checkApply(d, y, x, n)
+	gemm(currentKernel(), y, d.out, x, d.in, bf16Operand{d.raw, d.in}, n, d.out, d.in, d.bias)
+}
+
+// FP16Dense is BF16Dense for IEEE binary16 weights.
+type FP16Dense struct {
+	out, in int
+	raw     []byte
+	bias    []float32
+}
+
+// NewFP16Dense returns a Linear over raw (out×in fp16 values, row-major,
+// 2·out·in bytes) and optional bias. It panics if a size does not match.
+func NewFP16Dense(raw []byte, out, in int, bias []float32) *FP16Dense {
+	checkLinear("NewFP16Dense", out, in, len(raw), 2*out*in, bias)
+	return &FP16Dense{out: out, in: in, raw: raw[:2*out*in], bias: bias}
+}
+
+// In is the input width.
+func (d *FP16Dense) In() int { return d.in }
+
+// Out is the output width.
+func (d *FP16Dense) Out() int { return d.out }
+
+// Raw returns the fp16 bytes the Linear reads.
+func (d *FP16Dense) Raw() []byte { return d.raw }
+
+// Apply computes y[n×out] = x[n×in]·Wᵀ + bias.
+func (d *FP16Dense) Apply(y, x []float32, n int) {
+	checkApply(d, y, x, n)
+	gemm(currentKernel(), y, d.out, x, d.in, fp16Operand{d.raw, d.in}, n, d.out, d.in, d.bias)
+}
+
+// bf16Operand is a row-major out×in bf16 B.
+type bf16Operand struct {
+	raw []byte
+	in  int
+}
+
+func (o bf16Operand) block(buf []float32, nr, j0, nc, p0, kc int) ([]float32, int) {
+	return packBlock(o, buf, nr, j0, nc, p0, kc)
+}
+
+func (o bf16Operand) packPanel(dst []float32, nr, j0, w, p0, kc int) {
+	src := o.raw[2*(j0*o.in+p0):]
+	lds := 2 * o.in
+	j := packHalfAsm(dst, nr, src, lds, w, kc, false)
+	for ; j < w; j++ {
+		row := src[j*lds : j*lds+2*kc]
+		for p := 0; p < kc; p++ {
+			dst[p*nr+j] = bf16ToFloat32(binary.LittleEndian.Uint16(row[2*p:]))
+		}
+	}
+	zeroColumns(dst, nr, w, kc)
+}
+
+// fp16Operand is a row-major out×in fp16 B.
+type fp16Operand struct {
+	raw []byte
+	in  int
+}
+
+func (o fp16Operand) block(buf []float32, nr, j0, nc, p0, kc int) ([]float32, int) {
+	return packBlock(o, buf, nr, j0, nc, p0, kc)
+}
+
+func (o fp16Operand) packPanel(dst []float32, nr, j0, w, p0, kc int) {
+	src := o.raw[2*(j0*o.in+p0):]
+	lds := 2 * o.in
+	j := packHalfAsm(dst, nr, src, lds, w, kc, true)
+	for ; j < w; j++ {
+		row := src[j*lds : j*lds+2*kc]
+		for p := 0; p < kc; p++ {
+			dst[p*nr+j] = fp16ToFloat32(binary.LittleEndian.Uint16(row[2*p:]))
+		}
+	}
+	zeroColumns(dst, nr, w, kc)
+}
+
+// zeroColumns clears columns w…nr-1 of the kc×nr panel dst.
+func zeroColumns(dst []float32, nr, w, kc int) {
+	if w == nr {
+		return
+	}
+	for p := 0; p < kc; p++ {
+		clear(dst[p*nr+w : p*nr+nr])
+	}
+}
