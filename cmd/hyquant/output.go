@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"sort"
+	"time"
 )
 
 // writeJSON writes v as indented JSON.
@@ -14,3 +15,5 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+func nowSeconds() float64 { return float64(time.Now().UnixNano()) / 1e9 }

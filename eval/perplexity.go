@@ -1,0 +1,71 @@
+package eval
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/hyquant/hyquant/runtime"
+)
+
+// Windows cuts a token stream into non-overlapping windows of seqLen
+// tokens; the tail shorter than a window is dropped. maxWindows > 0 keeps
+// only the first maxWindows windows.
+func Windows(ids []int, seqLen, maxWindows int) [][]int {
+	if seqLen < 2 {
+		return nil
+	}
+	n := len(ids) / seqLen
+	if maxWindows > 0 && maxWindows < n {
+		n = maxWindows
+	}
+	out := make([][]int, n)
+	for i := range out {
+		out[i] = ids[i*seqLen : (i+1)*seqLen]
+	}
+	return out
+}
+
+// Result is one perplexity evaluation.
+type Result struct {
+	PPL         float64   `json:"ppl"`
+	MeanNLL     float64   `json:"mean_nll"`
+	Tokens      int       `json:"tokens"` // tokens evaluated (windows × seq_len)
+	TextTokens  int       `json:"text_tokens"`
+	Windows     int       `json:"windows"`
+	SeqLen      int       `json:"seq_len"`
+	Seconds     float64   `json:"seconds"`
+	TokensPerS  float64   `json:"tokens_per_second"`
+	WindowNLL   []float64 `json:"-"`
+}
+
+// Progress is called after each window with the windows done and the total.
+type Progress func(done, total int)
+
+// Perplexity evaluates a model under the reference protocol: each window's
+// loss is the mean next-token loss over its seq_len-1 targets, and
+// ppl = exp(mean over windows of the window losses).
+func Perplexity(m *runtime.Model, ids []int, seqLen, maxWindows int, progress Progress) (Result, error) {
+	windows := Windows(ids, seqLen, maxWindows)
+	if len(windows) == 0 {
+		return Result{}, fmt.Errorf("the text has %d tokens, fewer than one window of %d", len(ids), seqLen)
+	}
+	start := time.Now()
+	r := Result{TextTokens: len(ids), Windows: len(windows), SeqLen: seqLen, Tokens: len(windows) * seqLen}
+	r.WindowNLL = make([]float64, len(windows))
+	for i, w := range windows {
+		nll, err := m.NLL(w)
+		if err != nil {
+			return Result{}, fmt.Errorf("window %d: %w", i, err)
+		}
+		r.WindowNLL[i] = runtime.MeanNLL(nll)
+		if progress != nil {
+			progress(i+1, len(windows))
+		}
+	}
+	r.Seconds = time.Since(start).Seconds()
+	r.TokensPerS = float64(r.Tokens) / r.Seconds
+	r.MeanNLL = runtime.MeanNLL(r.WindowNLL)
+	r.PPL = math.Exp(r.MeanNLL)
+	return r, nil
+}
