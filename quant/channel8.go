@@ -29,3 +29,10 @@ func (Channel8) Prepare(s *Spec) error {
 	}
 	return nil
 }
+
+func (Channel8) NeedsCalibration() bool { return false }
+
+// Quantize is implemented in the quantizer work (see issue 4).
+func (Channel8) Quantize(w []float32, a Assignment, st *Stats) (*Quantized, error) {
+	return nil, errNotImplemented("channel8")
+}

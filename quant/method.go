@@ -22,8 +22,14 @@ type Method interface {
 	// constraints (bit widths, granularities, option ranges).
 	Prepare(s *Spec) error
 	// Aux lists tensors the method stores beside codes, scales and zeros
-	// (for example a rotation's signs); nil for none.
+	// (for example a rotation's signs); nil for none. They must be exactly
+	// the tensors the checkpoint writer stores for its Quantized.Transform.
 	Aux(a Assignment) []safetensors.TensorSpec
+	// NeedsCalibration reports whether Quantize needs input statistics.
+	NeedsCalibration() bool
+	// Quantize quantises one weight (a.Rows×a.Cols, row-major float32)
+	// under a.Spec. st is nil for methods that need no calibration.
+	Quantize(w []float32, a Assignment, st *Stats) (*Quantized, error)
 }
 
 var registry = map[string]Method{}
@@ -67,4 +73,8 @@ func checkBits(bits, lo, hi int) error {
 		return fmt.Errorf("bits %d is outside %d..%d", bits, lo, hi)
 	}
 	return nil
+}
+
+func errNotImplemented(method string) error {
+	return fmt.Errorf("method %s: Quantize is not implemented yet", method)
 }

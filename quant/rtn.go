@@ -17,3 +17,10 @@ func (RTN) Summary() string {
 func (RTN) Options() []string                       { return nil }
 func (RTN) Aux(Assignment) []safetensors.TensorSpec { return nil }
 func (RTN) Prepare(s *Spec) error                   { return checkBits(s.Bits, 2, 8) }
+
+func (RTN) NeedsCalibration() bool { return false }
+
+// Quantize is implemented in the quantizer work (see issue 4).
+func (RTN) Quantize(w []float32, a Assignment, st *Stats) (*Quantized, error) {
+	return nil, errNotImplemented("rtn")
+}

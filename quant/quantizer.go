@@ -1,0 +1,73 @@
+package quant
+
+import (
+	"github.com/hyquant/hyquant/kernels"
+)
+
+// Stats are the calibration statistics of one linear layer's input,
+// gathered by running the real forward pass over calibration text (see
+// eval.Calibrator). Memory is bounded: Cols² float64 for XtX, nothing per token.
+type Stats struct {
+	Name string // the layer's weight name
+	Cols int    // input width
+	Rows int64  // input rows (tokens) observed
+
+	XtX    []float64 // Cols×Cols row-major: sum over rows of x·xᵀ
+	Sum    []float64 // Cols: sum over rows of x
+	AbsMax []float32 // Cols: max over rows of |x|
+}
+
+// NewStats allocates empty statistics for a layer of the given input width.
+func NewStats(name string, cols int) *Stats {
+	return &Stats{Name: name, Cols: cols, XtX: make([]float64, cols*cols), Sum: make([]float64, cols), AbsMax: make([]float32, cols)}
+}
+
+// Hessian returns GPTQ's H = 2/n · XᵀX (a new Cols×Cols slice).
+func (s *Stats) Hessian() []float64 {
+	h := make([]float64, len(s.XtX))
+	if s.Rows == 0 {
+		return h
+	}
+	f := 2 / float64(s.Rows)
+	for i, v := range s.XtX {
+		h[i] = f * v
+	}
+	return h
+}
+
+// Covariance returns the input covariance XᵀX/n - μμᵀ (a new Cols×Cols slice).
+func (s *Stats) Covariance() []float64 {
+	c := make([]float64, len(s.XtX))
+	if s.Rows == 0 {
+		return c
+	}
+	n := float64(s.Rows)
+	for i := 0; i < s.Cols; i++ {
+		mi := s.Sum[i] / n
+		for j := 0; j < s.Cols; j++ {
+			c[i*s.Cols+j] = s.XtX[i*s.Cols+j]/n - mi*s.Sum[j]/n
+		}
+	}
+	return c
+}
+
+// Quantized is one quantised weight: its packed codes and, for rotation
+// methods, the transform applied to the layer's input at run time.
+type Quantized struct {
+	Q *kernels.QMatrix
+	// Transform is nil when the layer sees its input unchanged. Otherwise the
+	// layer computes Q·T(x), with Q quantised from W·T⁻¹ so that, before
+	// rounding, Q·T(x) = W·x exactly.
+	Transform *Transform
+}
+
+// Transform is an invertible input transform x -> R·(x ⊘ s): optional
+// smoothing divisors s, then an orthogonal rotation R (a randomised
+// block-diagonal Hadamard, or a KLT-enhanced rotation given as a matrix).
+type Transform struct {
+	Kind   string    // "hadamard" or "klt"
+	Smooth []float32 // per input channel divisors; nil for none
+	Signs  []float32 // Hadamard: random ±1 per input channel, applied before the transform
+	Block  int       // Hadamard: block size of the block-diagonal transform
+	Matrix []float32 // KLT: Cols×Cols orthogonal matrix R (row-major), y = R·x
+}
