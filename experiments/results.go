@@ -1,0 +1,117 @@
+package experiments
+
+// Results is the content of results.json: one record per finished run,
+// appended atomically as runs finish. Reports read it and never recompute.
+type Results struct {
+	Experiment string          `json:"experiment"` // experiment name
+	ConfigFile string          `json:"config_file"`
+	Model      string          `json:"model"`  // model reference as resolved
+	Params     int64           `json:"params"` // parameters of the model
+	Eval       EvalInfo        `json:"eval"`
+	Calib      CalibrationInfo `json:"calibration"`
+	Machine    MachineInfo     `json:"machine"`
+	Runs       []RunResult     `json:"runs"`
+	// WeightStats are outlier statistics of the original weights per
+	// category (figure 4).
+	WeightStats []CategoryWeightStats `json:"weight_stats,omitempty"`
+	// Footprints8B are the exact footprints of the same plans on the
+	// Nemotron-H-8B config, which need shapes only (figure 5).
+	Footprints8B []PlanFootprint `json:"footprints_8b,omitempty"`
+}
+
+// EvalInfo says how perplexity was measured.
+type EvalInfo struct {
+	Text       string `json:"text"`
+	SeqLen     int    `json:"seq_len"`
+	MaxWindows int    `json:"max_windows"` // 0 = all
+	Windows    int    `json:"windows"`
+	Tokens     int    `json:"tokens"`
+}
+
+// CalibrationInfo says what the calibration data was.
+type CalibrationInfo struct {
+	Text     string `json:"text"`
+	Segments int    `json:"segments"`
+	Length   int    `json:"length"`
+	Seed     int64  `json:"seed"`
+}
+
+// MachineInfo records where the numbers were measured.
+type MachineInfo struct {
+	CPU     string `json:"cpu"`
+	Threads int    `json:"threads"`
+	GoVer   string `json:"go"`
+}
+
+// RunResult is one evaluated model: the baseline or a quantised variant.
+type RunResult struct {
+	Name string `json:"name"`
+	// Kind is "baseline", "plan" (a whole-model plan) or "sensitivity"
+	// (one category quantised, everything else kept).
+	Kind string `json:"kind"`
+	Hash string `json:"hash"` // hash of the resolved run config; resume key
+	// Config is the resolved run configuration (plan specs per category).
+	Config RunConfig `json:"config"`
+
+	BaselineBytes int64           `json:"baseline_bytes"`
+	TotalBytes    int64           `json:"total_bytes"`
+	Reduction     float64         `json:"reduction"`
+	Categories    []CategoryBytes `json:"categories"`
+
+	PPL         float64 `json:"ppl"`
+	DeltaPPL    float64 `json:"delta_ppl"` // PPL - baseline PPL
+	MeanNLL     float64 `json:"mean_nll"`
+	WallSeconds float64 `json:"wall_seconds"`
+
+	// LayerErrors is the relative output error ||WX - QX||² / ||WX||² of
+	// each quantised linear layer on calibration data.
+	LayerErrors []LayerError `json:"layer_errors,omitempty"`
+}
+
+// RunConfig is what a run did, resolved (no defaults left implicit).
+type RunConfig struct {
+	Plan string `json:"plan"` // plan name
+	// Method and Bits summarise the plan for plotting (the method and bit
+	// width of its largest quantised category); empty for the baseline.
+	Method string `json:"method,omitempty"`
+	Bits   int    `json:"bits,omitempty"`
+	// Category is set for sensitivity runs: the one category quantised.
+	Category   string            `json:"category,omitempty"`
+	Categories map[string]string `json:"categories"` // category -> precision, e.g. "rtn w4 group:128 sym fp16"
+}
+
+// CategoryBytes is a category's footprint in one run.
+type CategoryBytes struct {
+	Category       string `json:"category"`
+	Precision      string `json:"precision"`
+	BaselineBytes  int64  `json:"baseline_bytes"`
+	QuantizedBytes int64  `json:"quantized_bytes"`
+}
+
+// LayerError is one linear layer's quantisation error.
+type LayerError struct {
+	Name      string  `json:"name"`
+	Layer     int     `json:"layer"`      // block index; -1 for lm_head
+	LayerKind string  `json:"layer_kind"` // Mamba2, MLP, attention, lm_head
+	Category  string  `json:"category"`
+	RelError  float64 `json:"rel_error"`
+}
+
+// CategoryWeightStats are per-output-channel outlier statistics of one
+// category's original weights (subsampled to at most a few thousand rows).
+type CategoryWeightStats struct {
+	Category string `json:"category"`
+	// MaxOverStd is max|w| / std(w) of each output channel (row).
+	MaxOverStd []float64 `json:"max_over_std"`
+	// Kurtosis is the excess kurtosis of each output channel.
+	Kurtosis []float64 `json:"kurtosis"`
+}
+
+// PlanFootprint is a plan's exact footprint on a model, per category.
+type PlanFootprint struct {
+	Plan       string          `json:"plan"`
+	Model      string          `json:"model"`
+	Baseline   int64           `json:"baseline_bytes"`
+	Quantized  int64           `json:"quantized_bytes"`
+	Categories []CategoryBytes `json:"categories"`
+}
