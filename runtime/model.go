@@ -163,41 +163,68 @@ func (m *Model) checkIDs(ids []int) error {
 	return nil
 }
 
-// Hidden runs the blocks over one sequence and returns the normalised final
-// hidden states (n×hidden), the input of lm_head.
-func (m *Model) Hidden(ids []int) ([]float32, error) {
+// EmbedTokens returns the embedding rows of a sequence (n×hidden), the input of
+// block 0.
+func (m *Model) EmbedTokens(ids []int) ([]float32, error) {
 	if err := m.checkIDs(ids); err != nil {
 		return nil, err
 	}
-	n, d := len(ids), m.Config.HiddenSize
-	p := &pass{obs: m.Observer}
-	h := make([]float32, n*d)
+	d := m.Config.HiddenSize
+	h := make([]float32, len(ids)*d)
 	for t, id := range ids {
 		m.Embed.Row(h[t*d:(t+1)*d], id)
 	}
-	normed, mix := make([]float32, n*d), make([]float32, n*d)
-	for _, b := range m.Blocks {
+	return h, nil
+}
+
+// RunBlock applies block i in place: h = h + mixer(RMSNorm(h)), for one
+// sequence of n rows.
+func (m *Model) RunBlock(i int, h []float32, n int) {
+	d := m.Config.HiddenSize
+	b := m.Blocks[i]
+	p := &pass{obs: m.Observer}
+	normed, mix := p.buf(n*d), p.buf(n*d)
+	rmsNorm(normed, h, b.NormW, n, d, m.Config.NormEps)
+	switch {
+	case b.Mamba != nil:
+		b.Mamba.forward(p, mix, normed, n)
+	case b.MLP != nil:
+		b.MLP.forward(p, mix, normed, n)
+	case b.Attention != nil:
+		b.Attention.forward(p, mix, normed, n)
+	}
+	for i, v := range mix {
+		h[i] += v
+	}
+}
+
+// FinalNorm returns norm_f applied to the last block's output, the input of
+// lm_head.
+func (m *Model) FinalNorm(h []float32, n int) []float32 {
+	d := m.Config.HiddenSize
+	out := make([]float32, n*d)
+	rmsNorm(out, h, m.NormF, n, d, m.Config.NormEps)
+	return out
+}
+
+// Hidden runs the blocks over one sequence and returns the normalised final
+// hidden states (n×hidden), the input of lm_head.
+func (m *Model) Hidden(ids []int) ([]float32, error) {
+	h, err := m.EmbedTokens(ids)
+	if err != nil {
+		return nil, err
+	}
+	n := len(ids)
+	for i := range m.Blocks {
 		if m.HiddenHook != nil {
-			m.HiddenHook(b.Index, h, n)
+			m.HiddenHook(i, h, n)
 		}
-		rmsNorm(normed, h, b.NormW, n, d, m.Config.NormEps)
-		switch {
-		case b.Mamba != nil:
-			b.Mamba.forward(p, mix, normed, n)
-		case b.MLP != nil:
-			b.MLP.forward(p, mix, normed, n)
-		case b.Attention != nil:
-			b.Attention.forward(p, mix, normed, n)
-		}
-		for i, v := range mix {
-			h[i] += v
-		}
+		m.RunBlock(i, h, n)
 	}
 	if m.HiddenHook != nil {
 		m.HiddenHook(len(m.Blocks), h, n)
 	}
-	rmsNorm(normed, h, m.NormF, n, d, m.Config.NormEps)
-	return normed, nil
+	return m.FinalNorm(h, n), nil
 }
 
 // Logits runs the model over one sequence and returns n×vocab logits.
