@@ -79,3 +79,64 @@ func BenchmarkMatMulNTISA(b *testing.B) {
 		})
 	}
 }
+
+// linearShapes for the Linear benchmarks: the mini model's in_proj and
+// lm_head and the 8B-like square projection, at 1024 tokens.
+var linearBenchShapes = []benchShape{
+	{"mamba_in_proj_1024x1544x256", 1024, 1544, 256},
+	{"mlp_down_1024x256x1280", 1024, 256, 1280},
+	{"lm_head_1024x8192x256", 1024, 8192, 256},
+	{"8b_1024x4096x4096", 1024, 4096, 4096},
+}
+
+func benchLinear(b *testing.B, newLinear func(s benchShape) Linear) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, s := range linearBenchShapes {
+		b.Run(s.name, func(b *testing.B) {
+			l := newLinear(s)
+			x := randFloats(rng, s.m*s.k)
+			y := make([]float32, s.m*s.n)
+			for b.Loop() {
+				l.Apply(y, x, s.m)
+			}
+			reportGFLOPS(b, s.m, s.n, s.k)
+		})
+	}
+}
+
+func BenchmarkDense(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	benchLinear(b, func(s benchShape) Linear { return NewDense(randFloats(rng, s.n*s.k), s.n, s.k, nil) })
+}
+
+func BenchmarkBF16Dense(b *testing.B) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	benchLinear(b, func(s benchShape) Linear {
+		raw, _ := halfWeights(rng, s.n, s.k, false)
+		return NewBF16Dense(raw, s.n, s.k, nil)
+	})
+}
+
+func BenchmarkFP16Dense(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	benchLinear(b, func(s benchShape) Linear {
+		raw, _ := halfWeights(rng, s.n, s.k, true)
+		return NewFP16Dense(raw, s.n, s.k, nil)
+	})
+}
+
+func benchQLinear(b *testing.B, bits, group int) {
+	rng := rand.New(rand.NewPCG(6, uint64(bits)))
+	benchLinear(b, func(s benchShape) Linear {
+		q := randQMatrix(rng, s.n, s.k, bits, quantLayout{group: group, asym: true})
+		l, err := NewQLinear(q, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return l
+	})
+}
+
+func BenchmarkQLinearInt8(b *testing.B)         { benchQLinear(b, 8, 0) }
+func BenchmarkQLinearInt4Group128(b *testing.B) { benchQLinear(b, 4, 128) }
+func BenchmarkQLinearInt3Group128(b *testing.B) { benchQLinear(b, 3, 128) }

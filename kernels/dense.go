@@ -159,10 +159,14 @@ func (o bf16Operand) block(buf []float32, nr, j0, nc, p0, kc int) ([]float32, in
 func (o bf16Operand) packPanel(dst []float32, nr, j0, w, p0, kc int) {
 	src := o.raw[2*(j0*o.in+p0):]
 	lds := 2 * o.in
-	j := packHalfAsm(dst, nr, src, lds, w, kc, false)
-	for ; j < w; j++ {
+	rows, cols := packHalf16(dst, nr, src, lds, w, kc, false)
+	for j := 0; j < w; j++ {
+		p0 := 0
+		if j < rows {
+			p0 = cols
+		}
 		row := src[j*lds : j*lds+2*kc]
-		for p := 0; p < kc; p++ {
+		for p := p0; p < kc; p++ {
 			dst[p*nr+j] = bf16ToFloat32(binary.LittleEndian.Uint16(row[2*p:]))
 		}
 	}
@@ -182,10 +186,14 @@ func (o fp16Operand) block(buf []float32, nr, j0, nc, p0, kc int) ([]float32, in
 func (o fp16Operand) packPanel(dst []float32, nr, j0, w, p0, kc int) {
 	src := o.raw[2*(j0*o.in+p0):]
 	lds := 2 * o.in
-	j := packHalfAsm(dst, nr, src, lds, w, kc, true)
-	for ; j < w; j++ {
+	rows, cols := packHalf16(dst, nr, src, lds, w, kc, true)
+	for j := 0; j < w; j++ {
+		p0 := 0
+		if j < rows {
+			p0 = cols
+		}
 		row := src[j*lds : j*lds+2*kc]
-		for p := 0; p < kc; p++ {
+		for p := p0; p < kc; p++ {
 			dst[p*nr+j] = fp16ToFloat32(binary.LittleEndian.Uint16(row[2*p:]))
 		}
 	}

@@ -76,7 +76,7 @@ func Hadamard(n int) []float32 {
 	s := float32(1 / math.Sqrt(float64(n)))
 	for i := 0; i < n; i++ {
 		for j := 0; j < n; j++ {
-			if parity(i&j) {
+			if parity(i & j) {
 				h[i*n+j] = -s
 			} else {
 				h[i*n+j] = s

@@ -142,22 +142,19 @@ func (r rawNN) packPanel(dst []float32, nr, j0, w, p0, kc int) {
 
 // packTransposed writes the w×kc row-major block src (row stride lds) into
 // dst as kc rows of nr floats (dst[p*nr+j] = src[j*lds+p]), zeroing columns
-// w…nr-1.
+// w…nr-1. Whole 16×16 tiles go through packT16 (assembly when available).
 func packTransposed(dst []float32, nr int, src []float32, lds, w, kc int) {
-	if transposeAsm(dst, nr, src, lds, w, kc) {
-		return
-	}
+	rows, cols := packT16(dst, nr, src, lds, w, kc)
 	for j := 0; j < w; j++ {
-		row := src[j*lds : j*lds+kc]
-		for p, v := range row {
-			dst[p*nr+j] = v
+		p0 := 0
+		if j < rows {
+			p0 = cols
+		}
+		for p, v := range src[j*lds+p0 : j*lds+kc] {
+			dst[(p0+p)*nr+j] = v
 		}
 	}
-	if w < nr {
-		for p := 0; p < kc; p++ {
-			clear(dst[p*nr+w : p*nr+nr])
-		}
-	}
+	zeroColumns(dst, nr, w, kc)
 }
 
 // packA packs rows [0, rows) of A (row stride lda, starting at column p0) into
