@@ -42,6 +42,6 @@ NemotronH) or nemotron-h-8b-base-8k (the published 8B config, shapes only).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspectCmd(), newPlanCmd(), newEvalCmd())
+	root.AddCommand(newInspectCmd(), newPlanCmd(), newEvalCmd(), newSynthCmd())
 	return root
 }
