@@ -61,6 +61,18 @@ func OpenCheckpoint(path string) (*Checkpoint, error) {
 	})
 }
 
+// OpenCheckpointStream opens a model directory like OpenCheckpoint but reads
+// tensors with ReadAt instead of mapping them, so streaming through a large
+// checkpoint keeps the resident set small.
+func OpenCheckpointStream(dir string) (*Checkpoint, error) {
+	open := func(name string) (*safetensors.File, error) { return safetensors.OpenStream(filepath.Join(dir, name)) }
+	return openDir(dir, open, func(name string) ([]byte, error) {
+		return os.ReadFile(filepath.Join(dir, name))
+	}, func() ([]string, error) {
+		return filepath.Glob(filepath.Join(dir, "*.safetensors"))
+	})
+}
+
 // OpenCheckpointFS opens a model directory inside a file system (used for
 // the model embedded in the binary). Files are read into memory.
 func OpenCheckpointFS(fsys fs.FS, dir string) (*Checkpoint, error) {
@@ -212,6 +224,15 @@ func (c *Checkpoint) Raw(name string) ([]byte, TensorInfo, error) {
 	}
 	b, ti, err := r.file.Raw(name)
 	return b, TensorInfo{TensorInfo: ti, File: r.file.Path}, err
+}
+
+// ReadAt reads bytes [off, off+len(dst)) of a tensor's data.
+func (c *Checkpoint) ReadAt(name string, off int64, dst []byte) error {
+	r, ok := c.byName[name]
+	if !ok {
+		return &CheckpointError{File: c.Dir, Msg: fmt.Sprintf("checkpoint has no tensor %q", name)}
+	}
+	return r.file.ReadAt(name, off, dst)
 }
 
 // Float32 converts a float tensor to float32, checking its shape.

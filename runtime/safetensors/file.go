@@ -56,6 +56,9 @@ type File struct {
 	byName map[string]int
 	data   []byte // the data section
 	mapped mmap.MMap
+	// Streamed files (OpenStream) read with ReadAt instead of mapping.
+	stream  *os.File
+	dataOff int64
 }
 
 // Error is a malformed-file error naming the file and, if any, the tensor.
@@ -107,6 +110,27 @@ func ReadHeader(path string) (*File, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readHeader(path, f)
+}
+
+// OpenStream validates the header and keeps the file open for ReadAt:
+// reading a tensor in pieces this way keeps memory (and resident set)
+// bounded, where a mapping would count every page touched.
+func OpenStream(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	sf, err := readHeader(path, f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	sf.stream = f
+	return sf, nil
+}
+
+func readHeader(path string, f *os.File) (*File, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -123,7 +147,35 @@ func ReadHeader(path string) (*File, error) {
 	if _, err := io.ReadFull(f, hdr); err != nil {
 		return nil, &Error{File: path, Msg: "truncated header: " + err.Error()}
 	}
-	return parseHeader(path, hdr, st.Size()-8-int64(n))
+	sf, err := parseHeader(path, hdr, st.Size()-8-int64(n))
+	if err != nil {
+		return nil, err
+	}
+	sf.dataOff = 8 + int64(n)
+	return sf, nil
+}
+
+// ReadAt reads len(dst) bytes of a tensor's data starting at byte off of
+// the tensor, from a file opened with OpenStream, Open or Parse.
+func (f *File) ReadAt(name string, off int64, dst []byte) error {
+	t, ok := f.Lookup(name)
+	if !ok {
+		return &Error{File: f.Path, Tensor: name, Msg: "no such tensor"}
+	}
+	if off < 0 || off+int64(len(dst)) > t.Bytes() {
+		return &Error{File: f.Path, Tensor: name, Msg: fmt.Sprintf("read of [%d, %d) outside its %d bytes", off, off+int64(len(dst)), t.Bytes())}
+	}
+	switch {
+	case f.data != nil:
+		copy(dst, f.data[t.Begin+off:])
+		return nil
+	case f.stream != nil:
+		if _, err := f.stream.ReadAt(dst, f.dataOff+t.Begin+off); err != nil {
+			return &Error{File: f.Path, Tensor: name, Msg: "reading: " + err.Error()}
+		}
+		return nil
+	}
+	return &Error{File: f.Path, Tensor: name, Msg: "file was opened for its header only"}
 }
 
 func checkHeaderLen(path string, n uint64, fileSize int64) error {
@@ -277,7 +329,7 @@ func (f *File) Raw(name string) ([]byte, TensorInfo, error) {
 		return nil, TensorInfo{}, &Error{File: f.Path, Tensor: name, Msg: "no such tensor"}
 	}
 	if f.data == nil {
-		return nil, t, &Error{File: f.Path, Tensor: name, Msg: "file was opened for its header only"}
+		return nil, t, &Error{File: f.Path, Tensor: name, Msg: "file is not mapped (opened with OpenStream or ReadHeader; use ReadAt)"}
 	}
 	return f.data[t.Begin:t.End], t, nil
 }
@@ -295,8 +347,13 @@ func (f *File) Float32(name string) ([]float32, TensorInfo, error) {
 	return out, t, nil
 }
 
-// Close unmaps the file; tensors' raw views become invalid.
+// Close unmaps or closes the file; tensors' raw views become invalid.
 func (f *File) Close() error {
+	if f.stream != nil {
+		err := f.stream.Close()
+		f.stream = nil
+		return err
+	}
 	if f.mapped != nil {
 		err := f.mapped.Unmap()
 		f.mapped = nil

@@ -193,3 +193,31 @@ func TestBF16Rounding(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenStreamReadAt(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.safetensors")
+	w, err := Create(path, []TensorSpec{{Name: "a", DType: U8, Shape: []int64{3}}, {Name: "b", DType: U8, Shape: []int64{5}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WriteTensor("a", []byte{1, 2, 3})
+	w.WriteTensor("b", []byte{4, 5, 6, 7, 8})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, open := range []func(string) (*File, error){OpenStream, Open} {
+		f, err := open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := make([]byte, 3)
+		if err := f.ReadAt("b", 1, dst); err != nil || string(dst) != "\x05\x06\x07" {
+			t.Fatalf("ReadAt = %v, %v", dst, err)
+		}
+		if err := f.ReadAt("b", 3, dst); err == nil {
+			t.Fatal("read past the tensor's end accepted")
+		}
+		f.Close()
+	}
+}
