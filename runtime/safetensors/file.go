@@ -336,9 +336,18 @@ func (f *File) Raw(name string) ([]byte, TensorInfo, error) {
 
 // Float32 converts a BF16, F16 or F32 tensor to a new float32 slice.
 func (f *File) Float32(name string) ([]float32, TensorInfo, error) {
-	raw, t, err := f.Raw(name)
-	if err != nil {
-		return nil, t, err
+	var raw []byte
+	t, ok := f.Lookup(name)
+	if ok && f.data == nil && f.stream != nil {
+		raw = make([]byte, t.Bytes())
+		if err := f.ReadAt(name, 0, raw); err != nil {
+			return nil, t, err
+		}
+	} else {
+		var err error
+		if raw, t, err = f.Raw(name); err != nil {
+			return nil, t, err
+		}
 	}
 	out := make([]float32, t.NumElements())
 	if err := ToFloat32(out, raw, t.DType); err != nil {
