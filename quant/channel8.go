@@ -30,9 +30,22 @@ func (Channel8) Prepare(s *Spec) error {
 	return nil
 }
 
-func (Channel8) NeedsCalibration() bool { return false }
+// NeedsCalibration is false: absmax scales come from the weights.
+func (Channel8) NeedsCalibration(Spec) bool { return false }
 
-// Quantize is implemented in the quantizer work (see issue 4).
+// Quantize is RTN under the fixed channel8 scheme (symmetric, 8 bits, one
+// scale per output channel); the scale dtype is the spec's (fp16 by default).
 func (Channel8) Quantize(w []float32, a Assignment, st *Stats) (*Quantized, error) {
-	return nil, errNotImplemented("channel8")
+	if err := checkWeights("channel8", w, a); err != nil {
+		return nil, err
+	}
+	sc := Scheme{Bits: 8, Symmetric: true, ScaleDType: a.Spec.ScaleDType}
+	if sc.ScaleDType == "" {
+		sc.ScaleDType = safetensors.F16
+	}
+	q, err := RoundToNearest(widen(w), Grid{Rows: a.Rows, Cols: a.Cols, Granularity: Granularity{Kind: PerChannel}}, sc)
+	if err != nil {
+		return nil, err
+	}
+	return &Quantized{Q: q}, nil
 }

@@ -25,11 +25,21 @@ type Method interface {
 	// (for example a rotation's signs); nil for none. They must be exactly
 	// the tensors the checkpoint writer stores for its Quantized.Transform.
 	Aux(a Assignment) []safetensors.TensorSpec
-	// NeedsCalibration reports whether Quantize needs input statistics.
-	NeedsCalibration() bool
+	// NeedsCalibration reports whether Quantize needs input statistics for
+	// a spec this method prepared (a Hadamard rotation with RTN rounding
+	// needs none; KLT, smoothing and GPTQ do).
+	NeedsCalibration(s Spec) bool
 	// Quantize quantises one weight (a.Rows×a.Cols, row-major float32)
 	// under a.Spec. st is nil for methods that need no calibration.
 	Quantize(w []float32, a Assignment, st *Stats) (*Quantized, error)
+}
+
+// MatrixOnly is implemented by methods that quantise linear-layer weights
+// only (they need the layer's input statistics or rotate its input space):
+// a plan that gives such a method to a convolution, norm or embedding is
+// rejected when it is resolved.
+type MatrixOnly interface {
+	MatrixOnly() bool
 }
 
 var registry = map[string]Method{}

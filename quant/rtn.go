@@ -5,7 +5,8 @@ import (
 )
 
 // RTN is round-to-nearest quantisation: each group's scale (and zero point)
-// comes from its own min/max, every weight is rounded independently.
+// comes from its own min/max, every weight is rounded independently (see
+// rounding.go for the rules).
 type RTN struct{}
 
 func init() { Register(RTN{}) }
@@ -18,9 +19,17 @@ func (RTN) Options() []string                       { return nil }
 func (RTN) Aux(Assignment) []safetensors.TensorSpec { return nil }
 func (RTN) Prepare(s *Spec) error                   { return checkBits(s.Bits, 2, 8) }
 
-func (RTN) NeedsCalibration() bool { return false }
+// NeedsCalibration is false: RTN looks at the weights only.
+func (RTN) NeedsCalibration(Spec) bool { return false }
 
-// Quantize is implemented in the quantizer work (see issue 4).
-func (RTN) Quantize(w []float32, a Assignment, st *Stats) (*Quantized, error) {
-	return nil, errNotImplemented("rtn")
+// Quantize rounds every weight to the nearest point of its group's grid.
+func (RTN) Quantize(w []float32, a Assignment, _ *Stats) (*Quantized, error) {
+	if err := checkWeights("rtn", w, a); err != nil {
+		return nil, err
+	}
+	q, err := RoundToNearest(widen(w), Grid{Rows: a.Rows, Cols: a.Cols, Granularity: a.Spec.Granularity}, SchemeOf(a.Spec))
+	if err != nil {
+		return nil, err
+	}
+	return &Quantized{Q: q}, nil
 }
