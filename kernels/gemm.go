@@ -10,12 +10,15 @@ import (
 // MatMulNN and every Linear. It follows the GotoBLAS/BLIS structure:
 //
 //	for each kc-slice of the reduction dimension:
-//	    pack this goroutine's rows of A into mr-row micro-panels   (L3 → L1 stream)
 //	    for each nc-wide block of this goroutine's columns:
 //	        obtain the B block as nr-wide micro-panels             (stays in L2)
-//	        for each A micro-panel:                                (stays in L1)
+//	        for each mr rows of A (mr×kc floats):                  (stay in L1)
 //	            for each B micro-panel: micro-kernel on an mr×nr tile of C
 //
+// A (the activations, already float32) is not packed: the micro-kernels
+// broadcast its elements straight from its rows, which costs nothing more
+// than reading a packed copy. Only a last partial group of rows is copied,
+// zero-padded, into a small buffer.
 // B is the weight operand: a bOperand converts it from its storage format
 // (float32, bf16, fp16, packed integer codes) while packing, once per block,
 // or hands out panels packed ahead of time (Dense). Each goroutine owns a
@@ -31,9 +34,9 @@ type microKernel struct {
 	// (kc×nc floats in L2).
 	kc, nc int
 	// fn computes the tile C[0:mr, 0:nr] (row stride ldc floats) = a·b, or
-	// C += a·b when accumulate != 0; a is kc rows of mr floats, b kc rows of
-	// nr floats.
-	fn func(kc int, a, b, c *float32, ldc int, accumulate int)
+	// C += a·b when accumulate != 0; a is mr rows of kc floats (row stride
+	// lda floats), b is kc rows of nr floats (a packed micro-panel).
+	fn func(kc int, a *float32, lda int, b, c *float32, ldc int, accumulate int)
 }
 
 // microKernels holds the kernel of each ISA level this build has; the
@@ -155,16 +158,6 @@ func packTransposed(dst []float32, nr int, src []float32, lds, w, kc int) {
 		}
 	}
 	zeroColumns(dst, nr, w, kc)
-}
-
-// packA packs rows [0, rows) of A (row stride lda, starting at column p0) into
-// consecutive micro-panels of mr rows: panel t holds kc rows of mr floats,
-// dst[t*kc*mr + p*mr + r] = a[(t*mr+r)*lda + p0 + p], zero past the last row.
-func packA(dst []float32, mr int, a []float32, lda, rows, p0, kc int) {
-	for t := 0; t*mr < rows; t++ {
-		w := min(mr, rows-t*mr)
-		packTransposed(dst[t*kc*mr:(t+1)*kc*mr], mr, a[t*mr*lda+p0:], lda, w, kc)
-	}
 }
 
 // workspace is one goroutine's packing buffers, 64-byte aligned.
@@ -302,33 +295,46 @@ func (g *gemmCall) region(r int) {
 	if i0 >= i1 || j0 >= j1 {
 		return
 	}
-	rows := i1 - i0
 	kcMax := min(mk.kc, g.k)
 	ncMax := min(mk.nc, ceilDiv(j1-j0, nr)*nr)
-	ws := getWorkspace(ceilDiv(rows, mr)*mr*kcMax, ncMax*kcMax, mr*nr)
+	ws := getWorkspace(mr*kcMax, ncMax*kcMax, mr*nr)
 	defer workspaces.Put(ws)
-	c, ldc := g.c, g.ldc
+	c, ldc, a, lda := g.c, g.ldc, g.a, g.lda
+	full := i0 + (i1-i0)/mr*mr // rows of A read in place; the rest is padded
 	for pc := 0; pc < g.k; pc += kcMax {
 		kc := min(kcMax, g.k-pc)
 		acc := 0
 		if pc > 0 {
 			acc = 1
 		}
-		packA(ws.a, mr, g.a[i0*g.lda:], g.lda, rows, pc, kc)
+		if full < i1 {
+			// Copy the last rows, zero-padded to mr, into ws.a (row stride kc).
+			for r := 0; r < mr; r++ {
+				row := ws.a[r*kc : (r+1)*kc]
+				if full+r < i1 {
+					copy(row, a[(full+r)*lda+pc:(full+r)*lda+pc+kc])
+				} else {
+					clear(row)
+				}
+			}
+		}
 		for jc := j0; jc < j1; jc += ncMax {
 			nc := min(ncMax, j1-jc)
 			bp, bstride := g.b.block(ws.b, nr, jc, nc, pc, kc)
 			for i := i0; i < i1; i += mr {
 				mrr := min(mr, i1-i)
-				ap := &ws.a[(i-i0)*kc]
+				ap, ldap := &a[i*lda+pc], lda
+				if i >= full {
+					ap, ldap = &ws.a[0], kc
+				}
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					bq := &bp[jr/nr*bstride]
 					if mrr == mr && nrr == nr {
-						mk.fn(kc, ap, bq, &c[i*ldc+jc+jr], ldc, acc)
+						mk.fn(kc, ap, ldap, bq, &c[i*ldc+jc+jr], ldc, acc)
 						continue
 					}
-					mk.fn(kc, ap, bq, &ws.c[0], nr, 0)
+					mk.fn(kc, ap, ldap, bq, &ws.c[0], nr, 0)
 					for ii := 0; ii < mrr; ii++ {
 						dst := c[(i+ii)*ldc+jc+jr : (i+ii)*ldc+jc+jr+nrr]
 						src := ws.c[ii*nr : ii*nr+nrr]

@@ -5,10 +5,10 @@ package kernels
 // Assembly micro-kernels, see gemm_amd64.s.
 
 //go:noescape
-func sgemm6x64AVX512(kc int, a, b, c *float32, ldc int, accumulate int)
+func sgemm6x64AVX512(kc int, a *float32, lda int, b, c *float32, ldc int, accumulate int)
 
 //go:noescape
-func sgemm6x16AVX2(kc int, a, b, c *float32, ldc int, accumulate int)
+func sgemm6x16AVX2(kc int, a *float32, lda int, b, c *float32, ldc int, accumulate int)
 
 func init() {
 	if hasAVX2 {

@@ -3,11 +3,14 @@
 #include "textflag.h"
 
 // Micro-kernels of the GEMM driver (see gemm.go). Each computes an mr×nr tile
-// of C from an A micro-panel (kc rows of mr floats, broadcast one float at a
-// time) and a B micro-panel (kc rows of nr floats, loaded as vectors):
+// of C from mr rows of A read in place (row stride lda floats, broadcast one
+// float at a time) and a B micro-panel (kc rows of nr floats, loaded as
+// vectors):
 //
-//	for p in 0..kc-1: C[r][:] += a[p*mr+r] * b[p*nr:(p+1)*nr]   (r < mr)
+//	for p in 0..kc-1: C[r][:] += a[r*lda+p] * b[p*nr:(p+1)*nr]   (r < mr)
 //
+// Row r of A is addressed as (SI)(index*scale) with R9 = lda·4 bytes,
+// R10 = 3·R9 and R11 = 5·R9, so one pointer SI walks all six rows.
 // The accumulators live in registers for the whole reduction; at the end
 // the tile is stored to C (row stride ldc floats), added to C when
 // accumulate != 0.
@@ -37,13 +40,17 @@
 	VMOVUPS r3, 192(DX); \
 	ADDQ    R8, DX
 
-// func sgemm6x64AVX512(kc int, a, b, c *float32, ldc int, accumulate int)
-TEXT ·sgemm6x64AVX512(SB), NOSPLIT, $0-48
+// func sgemm6x64AVX512(kc int, a *float32, lda int, b, c *float32, ldc int, accumulate int)
+TEXT ·sgemm6x64AVX512(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ lda+16(FP), R9
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), R10
+	LEAQ (R9)(R9*4), R11
+	MOVQ b+24(FP), DI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -77,25 +84,25 @@ loop512:
 	VMOVUPS      64(DI), Z25
 	VMOVUPS      128(DI), Z26
 	VMOVUPS      192(DI), Z27
-	VBROADCASTSS 0(SI), Z28
-	VBROADCASTSS 4(SI), Z29
+	VBROADCASTSS (SI), Z28
+	VBROADCASTSS (SI)(R9*1), Z29
 	FMAROW512(Z28, Z0, Z1, Z2, Z3)
 	FMAROW512(Z29, Z4, Z5, Z6, Z7)
-	VBROADCASTSS 8(SI), Z30
-	VBROADCASTSS 12(SI), Z31
+	VBROADCASTSS (SI)(R9*2), Z30
+	VBROADCASTSS (SI)(R10*1), Z31
 	FMAROW512(Z30, Z8, Z9, Z10, Z11)
 	FMAROW512(Z31, Z12, Z13, Z14, Z15)
-	VBROADCASTSS 16(SI), Z28
-	VBROADCASTSS 20(SI), Z29
+	VBROADCASTSS (SI)(R9*4), Z28
+	VBROADCASTSS (SI)(R11*1), Z29
 	FMAROW512(Z28, Z16, Z17, Z18, Z19)
 	FMAROW512(Z29, Z20, Z21, Z22, Z23)
-	ADDQ         $24, SI
+	ADDQ         $4, SI
 	ADDQ         $256, DI
 	DECQ         CX
 	JNZ          loop512
 
 store512:
-	MOVQ  accumulate+40(FP), AX
+	MOVQ  accumulate+48(FP), AX
 	TESTQ AX, AX
 	JZ    write512
 	MOVQ  DX, BX
@@ -134,13 +141,17 @@ write512:
 	VMOVUPS r1, 32(DX); \
 	ADDQ    R8, DX
 
-// func sgemm6x16AVX2(kc int, a, b, c *float32, ldc int, accumulate int)
-TEXT ·sgemm6x16AVX2(SB), NOSPLIT, $0-48
+// func sgemm6x16AVX2(kc int, a *float32, lda int, b, c *float32, ldc int, accumulate int)
+TEXT ·sgemm6x16AVX2(SB), NOSPLIT, $0-56
 	MOVQ  kc+0(FP), CX
 	MOVQ  a+8(FP), SI
-	MOVQ  b+16(FP), DI
-	MOVQ  c+24(FP), DX
-	MOVQ  ldc+32(FP), R8
+	MOVQ  lda+16(FP), R9
+	SHLQ  $2, R9
+	LEAQ  (R9)(R9*2), R10
+	LEAQ  (R9)(R9*4), R11
+	MOVQ  b+24(FP), DI
+	MOVQ  c+32(FP), DX
+	MOVQ  ldc+40(FP), R8
 	SHLQ  $2, R8
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -160,25 +171,25 @@ TEXT ·sgemm6x16AVX2(SB), NOSPLIT, $0-48
 loop256:
 	VMOVUPS      0(DI), Y12
 	VMOVUPS      32(DI), Y13
-	VBROADCASTSS 0(SI), Y14
-	VBROADCASTSS 4(SI), Y15
+	VBROADCASTSS (SI), Y14
+	VBROADCASTSS (SI)(R9*1), Y15
 	FMAROW256(Y14, Y0, Y1)
 	FMAROW256(Y15, Y2, Y3)
-	VBROADCASTSS 8(SI), Y14
-	VBROADCASTSS 12(SI), Y15
+	VBROADCASTSS (SI)(R9*2), Y14
+	VBROADCASTSS (SI)(R10*1), Y15
 	FMAROW256(Y14, Y4, Y5)
 	FMAROW256(Y15, Y6, Y7)
-	VBROADCASTSS 16(SI), Y14
-	VBROADCASTSS 20(SI), Y15
+	VBROADCASTSS (SI)(R9*4), Y14
+	VBROADCASTSS (SI)(R11*1), Y15
 	FMAROW256(Y14, Y8, Y9)
 	FMAROW256(Y15, Y10, Y11)
-	ADDQ         $24, SI
+	ADDQ         $4, SI
 	ADDQ         $64, DI
 	DECQ         CX
 	JNZ          loop256
 
 store256:
-	MOVQ  accumulate+40(FP), AX
+	MOVQ  accumulate+48(FP), AX
 	TESTQ AX, AX
 	JZ    write256
 	MOVQ  DX, BX

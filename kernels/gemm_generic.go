@@ -5,17 +5,20 @@ import "unsafe"
 // kernelGo4x4 is the portable micro-kernel: a 4×4 tile of C held in sixteen
 // scalar accumulators. It is the reference the assembly kernels are tested
 // against and the kernel of purego builds.
-func kernelGo4x4(kc int, a, b, c *float32, ldc int, accumulate int) {
-	as := unsafe.Slice(a, 4*kc)
+func kernelGo4x4(kc int, a *float32, lda int, b, c *float32, ldc int, accumulate int) {
+	if kc <= 0 {
+		kc = 0
+	}
+	as := unsafe.Slice(a, 3*lda+kc)
+	a0s, a1s, a2s, a3s := as[:kc], as[lda:lda+kc], as[2*lda:2*lda+kc], as[3*lda:3*lda+kc]
 	bs := unsafe.Slice(b, 4*kc)
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
 	var c30, c31, c32, c33 float32
 	for p := 0; p < kc; p++ {
-		av := as[4*p : 4*p+4 : 4*p+4]
 		bv := bs[4*p : 4*p+4 : 4*p+4]
-		a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
+		a0, a1, a2, a3 := a0s[p], a1s[p], a2s[p], a3s[p]
 		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
 		c00 += a0 * b0
 		c01 += a0 * b1

@@ -2,7 +2,6 @@
 
 package kernels
 
-
 // Transposing B-panel packers in assembly (pack_amd64.s), used at the
 // AVX512 level. Each handles whole 16×16 tiles; the Go callers do the
 // remaining rows and columns.
@@ -96,4 +95,3 @@ func packQuantAsm(dst []float32, nr int, q *QMatrix, j0, w, p0, kc int) int {
 	}
 	return rows
 }
-
