@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -46,6 +47,12 @@ type Progress func(done, total int)
 // loss is the mean next-token loss over its seq_len-1 targets, and
 // ppl = exp(mean over windows of the window losses).
 func Perplexity(m *runtime.Model, ids []int, seqLen, maxWindows int, progress Progress) (Result, error) {
+	return PerplexityContext(context.Background(), m, ids, seqLen, maxWindows, progress)
+}
+
+// PerplexityContext is Perplexity that stops between windows when ctx is
+// cancelled, returning ctx's error.
+func PerplexityContext(ctx context.Context, m *runtime.Model, ids []int, seqLen, maxWindows int, progress Progress) (Result, error) {
 	windows := Windows(ids, seqLen, maxWindows)
 	if len(windows) == 0 {
 		return Result{}, fmt.Errorf("the text has %d tokens, fewer than one window of %d", len(ids), seqLen)
@@ -54,6 +61,9 @@ func Perplexity(m *runtime.Model, ids []int, seqLen, maxWindows int, progress Pr
 	r := Result{TextTokens: len(ids), Windows: len(windows), SeqLen: seqLen, Tokens: len(windows) * seqLen}
 	r.WindowNLL = make([]float64, len(windows))
 	for i, w := range windows {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
 		nll, err := m.NLL(w)
 		if err != nil {
 			return Result{}, fmt.Errorf("window %d: %w", i, err)

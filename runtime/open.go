@@ -13,6 +13,7 @@ import (
 type Loaded struct {
 	Files     *ModelFiles
 	Model     *Model
+	Weights   WeightSource // where Model's weights came from (quantizers read originals from it)
 	Tokenizer *tokenizer.Tokenizer
 	Format    string // "float" or the name of a registered format, e.g. "hyquant-quantized"
 	closer    io.Closer
@@ -85,6 +86,7 @@ func OpenModel(ref string, mode WeightMode) (*Loaded, error) {
 		}
 		ws, l.closer = NewCheckpointWeights(ck, inv, mode), ck
 	}
+	l.Weights = ws
 	if l.Model, err = LoadModel(mf.Config, ws); err != nil {
 		l.Close()
 		return nil, err
