@@ -29,15 +29,15 @@ func Windows(ids []int, seqLen, maxWindows int) [][]int {
 
 // Result is one perplexity evaluation.
 type Result struct {
-	PPL         float64   `json:"ppl"`
-	MeanNLL     float64   `json:"mean_nll"`
-	Tokens      int       `json:"tokens"` // tokens evaluated (windows × seq_len)
-	TextTokens  int       `json:"text_tokens"`
-	Windows     int       `json:"windows"`
-	SeqLen      int       `json:"seq_len"`
-	Seconds     float64   `json:"seconds"`
-	TokensPerS  float64   `json:"tokens_per_second"`
-	WindowNLL   []float64 `json:"-"`
+	PPL        float64   `json:"ppl"`
+	MeanNLL    float64   `json:"mean_nll"`
+	Tokens     int       `json:"tokens"` // tokens evaluated (windows × seq_len)
+	TextTokens int       `json:"text_tokens"`
+	Windows    int       `json:"windows"`
+	SeqLen     int       `json:"seq_len"`
+	Seconds    float64   `json:"seconds"`
+	TokensPerS float64   `json:"tokens_per_second"`
+	WindowNLL  []float64 `json:"-"`
 }
 
 // Progress is called after each window with the windows done and the total.
