@@ -1,0 +1,69 @@
+package quant
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hyquant/hyquant/runtime"
+)
+
+// YAML renders the plan as a plan file that LoadPlan reads back to the same
+// plan, every spec field explicit (no defaults left implicit).
+func (p *Plan) YAML() []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %q\n", p.Name)
+	if p.Description != "" {
+		fmt.Fprintf(&b, "description: %q\n", p.Description)
+	}
+	if p.Default != nil {
+		fmt.Fprintf(&b, "default: %s\n", specYAML(*p.Default))
+	}
+	b.WriteString("categories:\n")
+	for _, c := range runtime.Categories {
+		if s, ok := p.Categories[c]; ok {
+			fmt.Fprintf(&b, "  %s: %s\n", c, specYAML(s))
+		}
+	}
+	return []byte(b.String())
+}
+
+func specYAML(s Spec) string {
+	if s.Keep {
+		if s.KeepDType == "" {
+			return "keep"
+		}
+		return fmt.Sprintf("{keep: %s}", dtypeName(s.KeepDType))
+	}
+	f := []string{
+		"method: " + s.Method,
+		fmt.Sprintf("bits: %d", s.Bits),
+		fmt.Sprintf("granularity: %q", s.Granularity.String()),
+		fmt.Sprintf("symmetric: %v", s.Symmetric),
+		"scale_dtype: " + dtypeName(s.ScaleDType),
+	}
+	m, _ := Lookup(s.Method)
+	for _, opt := range m.Options() {
+		switch opt {
+		case "damp":
+			f = append(f, fmt.Sprintf("damp: %g", s.Damp))
+		case "act_order":
+			f = append(f, fmt.Sprintf("act_order: %v", s.ActOrder))
+		case "static_groups":
+			f = append(f, fmt.Sprintf("static_groups: %v", s.StaticGroups))
+		case "block_size":
+			f = append(f, fmt.Sprintf("block_size: %d", s.BlockSize))
+		case "rotation":
+			f = append(f, "rotation: "+s.Rotation)
+		case "rounding":
+			f = append(f, "rounding: "+s.Rounding)
+		case "seed":
+			f = append(f, fmt.Sprintf("seed: %d", s.Seed))
+		case "smooth":
+			f = append(f, fmt.Sprintf("smooth: %g", s.Smooth))
+		}
+	}
+	if s.ActBits > 0 {
+		f = append(f, fmt.Sprintf("act_bits: %d", s.ActBits), "act_mode: "+s.ActMode)
+	}
+	return "{" + strings.Join(f, ", ") + "}"
+}
