@@ -114,7 +114,7 @@ func stackPanel(title, yLabel string, bars []stackBar, cats []string, unit float
 			return nil, err
 		}
 		bc.Color = segmentColor(c)
-		bc.LineStyle = draw.LineStyle{Color: color0, Width: vg.Points(0.3)}
+		bc.LineStyle = draw.LineStyle{Color: segmentEdge, Width: vg.Points(0.3)}
 		if below != nil {
 			bc.StackOn(below)
 		}
@@ -149,8 +149,8 @@ func stackPanel(title, yLabel string, bars []stackBar, cats []string, unit float
 	return p, nil
 }
 
-// color0 is the thin outline between stacked segments.
-var color0 = lightGrey
+// segmentEdge is the thin outline between stacked segments.
+var segmentEdge = lightGrey
 
 func segmentColor(c string) color.Color {
 	if c == unattributed {

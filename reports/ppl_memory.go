@@ -90,6 +90,7 @@ func pplPanel(title, yLabel string, d *data, main, single, front []*experiments.
 	p := newPlot(title, "model memory (MB, decimal: 1 MB = 10^6 bytes; exact stored bytes)", yLabel)
 	// yv is where a perplexity sits on the y axis.
 	yv := func(v float64) float64 { return v }
+	p.Y.Tick.Marker = niceTicks{}
 	if logY {
 		p.Y.Tick.Marker = log10Ticks{}
 		yv = math.Log10
@@ -226,6 +227,10 @@ func pplMemoryFigure(dir string, d *data) (figureResult, error) {
 	if finite(d.basePPL) {
 		ref = d.basePPL
 	}
+	refName := "best"
+	if finite(d.basePPL) {
+		refName = "baseline"
+	}
 	limit := ref * zoomFactor
 	var zoomMain, zoomSingle []*experiments.RunResult
 	inZoom := map[*experiments.RunResult]bool{}
@@ -264,7 +269,7 @@ func pplMemoryFigure(dir string, d *data) (figureResult, error) {
 		zxr, zyr := [2]float64{}, [2]float64{}
 		zxr[0], zxr[1] = padRange(zx[0], zx[1], 0.06, false)
 		zyr[0], zyr[1] = padRange(zy[0], zy[1], 0.1, false)
-		bottom, err := pplPanel(fmt.Sprintf("enlarged: runs within %.0f%% of the %s perplexity (linear scale)", (zoomFactor-1)*100, map[bool]string{true: "baseline", false: "best"}[finite(d.basePPL)]),
+		bottom, err := pplPanel(fmt.Sprintf("enlarged: runs within %.0f%% of the %s perplexity (linear scale)", (zoomFactor-1)*100, refName),
 			yLabel, d, main, single, front, func(r *experiments.RunResult) bool { return inZoom[r] }, false, zxr, zyr)
 		if err != nil {
 			return figureResult{}, err
@@ -363,7 +368,7 @@ func pplMemoryFigure(dir string, d *data) (figureResult, error) {
 		caption += fmt.Sprintf(" The y axis is logarithmic because perplexity spans %.4g to %.4g.", yb[0], yb[1])
 	}
 	if zoom {
-		caption += fmt.Sprintf(" The lower panel enlarges, on a linear axis, the runs within %.0f%% of the baseline perplexity (the dashed box above); each run is labelled in exactly one panel.", (zoomFactor-1)*100)
+		caption += fmt.Sprintf(" The lower panel enlarges, on a linear axis, the runs within %.0f%% of the %s perplexity (the dashed box above); each run is labelled in exactly one panel.", (zoomFactor-1)*100, refName)
 	}
 	if len(single) > 0 {
 		caption += " Grey rings are the single-category sensitivity runs (unlabelled here, see figure 2)."
