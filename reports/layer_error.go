@@ -182,7 +182,7 @@ func layerErrorFigure(dir string, d *data) (figureResult, error) {
 		if i == len(runs)-1 {
 			xLabel = "block index (layer of the hybrid stack; lm_head after the last block)"
 		}
-		title := fmt.Sprintf("%s: %s — ppl %s", r.Name, dominantPrecision(r), fmtPPL(r.PPL))
+		title := fmt.Sprintf("%s: %s — ppl %s", r.Name, runPrecision(r), fmtPPL(r.PPL))
 		if finite(d.basePPL) && finite(r.PPL) {
 			title += fmt.Sprintf(" (Δ %+.2f)", r.PPL-d.basePPL)
 		}
@@ -283,29 +283,30 @@ func fmtPPL(v float64) string {
 	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
-// dominantPrecision is the precision most of a run's quantised categories
-// share (ties: the first in display order), abbreviated.
-func dominantPrecision(r *experiments.RunResult) string {
+// runPrecision names a run's precisions briefly: the one precision of a
+// uniform plan, or the distinct ones of a mixed plan joined by "+".
+func runPrecision(r *experiments.RunResult) string {
 	precs := precisions(r)
 	cats := make([]string, 0, len(precs))
 	for c := range precs {
 		cats = append(cats, c)
 	}
 	sortCategories(cats)
-	count := map[string]int{}
-	best := ""
+	var out []string
+	seen := map[string]bool{}
 	for _, c := range cats {
 		p := precs[c]
-		if isKeep(p) {
+		if isKeep(p) || seen[p] {
 			continue
 		}
-		count[p]++
-		if best == "" || count[p] > count[best] {
-			best = p
-		}
+		seen[p] = true
+		out = append(out, shortPrecision(p))
 	}
-	if best == "" {
+	switch len(out) {
+	case 0:
 		return "nothing quantised"
+	case 1:
+		return out[0]
 	}
-	return shortPrecision(best)
+	return "mixed: " + strings.Join(out, " + ")
 }

@@ -484,6 +484,9 @@ func TestTicks(t *testing.T) {
 	if got := labels(logTicks{}.Ticks(0.004, 0.12)); got != "0.005 0.01 0.02 0.05 0.1" {
 		t.Errorf("log ticks 0.004..0.12: %q", got)
 	}
+	if got := labels(logTicks{}.Ticks(3e-5, 0.2)); got != "0.0001 0.001 0.01 0.1" {
+		t.Errorf("log ticks over 3.8 decades: %q", got)
+	}
 	s := symLog{Thresh: 0.01}
 	for _, v := range []float64{-3, -0.01, 0, 0.004, 7.5} {
 		if back := s.Inv(s.F(v)); math.Abs(back-v) > 1e-12 {

@@ -388,9 +388,14 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 		return nil
 	}
 	lo, hi := math.Floor(math.Log10(min)), math.Ceil(math.Log10(max))
+	// Label 1, 2 and 5 times powers of ten over a couple of decades, every
+	// multiple over less than one, powers of ten alone over more.
 	major := map[int]bool{1: true, 2: true, 5: true}
-	if hi-lo <= 1 {
+	switch span := math.Log10(max / min); {
+	case span <= 1:
 		major = map[int]bool{1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 8: true, 9: true}
+	case span > 2.5:
+		major = map[int]bool{1: true}
 	}
 	var ticks []plot.Tick
 	for e := lo; e <= hi; e++ {
