@@ -6,8 +6,11 @@ import (
 )
 
 // Dense is a float32 Linear. Its weights are packed once, at construction,
-// into the micro-kernel's panel layout (ceil(out/nr) panels of in×nr floats,
-// nr = 64 with AVX-512), so Apply streams them without converting.
+// into the micro-kernel's panel layout, so Apply streams them without
+// converting: for each slice of kc input columns (kc = 256), the
+// ceil(out/nr) panels of kc×nr floats (nr = 64 with AVX-512) follow each
+// other, so the block of B a GEMM step works on is contiguous in memory (and
+// spreads evenly over the cache sets).
 //
 // Memory: the packed copy takes 4·in·roundup(out, nr) bytes, and Dense keeps
 // a reference to the slice given to NewDense (returned by Weights), so while
@@ -17,6 +20,7 @@ type Dense struct {
 	w       []float32
 	bias    []float32
 	mk      *microKernel
+	kc      int // rows of a packed slice, min(mk.kc, in)
 	packed  []float32
 }
 
@@ -27,15 +31,18 @@ type Dense struct {
 func NewDense(w []float32, out, in int, bias []float32) *Dense {
 	checkLinear("NewDense", out, in, len(w), out*in, bias)
 	mk := currentKernel()
-	nr := mk.nr
+	nr, kc := mk.nr, min(mk.kc, in)
 	panels := ceilDiv(out, nr)
 	packed := alignedFloats(panels * in * nr)
 	src := rawNT{b: w, ldb: in}
-	for q := 0; q < panels; q++ {
-		w := min(nr, out-q*nr)
-		src.packPanel(packed[q*in*nr:(q+1)*in*nr], nr, q*nr, w, 0, in)
+	for p0 := 0; p0 < in; p0 += kc {
+		kcs := min(kc, in-p0)
+		slice := packed[p0*panels*nr:]
+		for q := 0; q < panels; q++ {
+			src.packPanel(slice[q*kcs*nr:(q+1)*kcs*nr], nr, q*nr, min(nr, out-q*nr), p0, kcs)
+		}
 	}
-	return &Dense{out: out, in: in, w: w[:out*in], bias: bias, mk: mk, packed: packed}
+	return &Dense{out: out, in: in, w: w[:out*in], bias: bias, mk: mk, kc: kc, packed: packed}
 }
 
 func checkLinear(op string, out, in, have, want int, bias []float32) {
@@ -76,12 +83,12 @@ func (d *Dense) Apply(y, x []float32, n int) {
 }
 
 // block hands out the pre-packed panels without copying.
-func (d *Dense) block(_ []float32, nr, j0, _, p0, _ int) ([]float32, int) {
-	if nr != d.mk.nr {
-		panic("kernels: Dense used with a kernel of another panel width")
+func (d *Dense) block(_ []float32, nr, j0, _, p0, kc int) ([]float32, int) {
+	if nr != d.mk.nr || p0%d.kc != 0 || kc != min(d.kc, d.in-p0) {
+		panic("kernels: Dense used with another blocking than it was packed for")
 	}
-	stride := d.in * nr
-	return d.packed[j0/nr*stride+p0*nr:], stride
+	panels := ceilDiv(d.out, nr)
+	return d.packed[p0*panels*nr+j0/nr*kc*nr:], kc * nr
 }
 
 // BF16Dense is a Linear whose weights stay in their stored form, raw
