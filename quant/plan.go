@@ -388,3 +388,30 @@ func categoryIndex(c runtime.Category) int {
 	}
 	return len(runtime.Categories)
 }
+
+// QuantizedCount is the number of parameters the plan quantises.
+func (r *Resolved) QuantizedCount() int {
+	n := 0
+	for _, a := range r.Assignments {
+		if !a.Spec.Keep {
+			n++
+		}
+	}
+	return n
+}
+
+// NeedsCalibration reports whether any tensor's method needs calibration
+// statistics, or a static activation scale must be measured.
+func (r *Resolved) NeedsCalibration() bool {
+	for _, a := range r.Assignments {
+		if !a.Spec.Keep && specNeedsCalibration(a.Spec) {
+			return true
+		}
+	}
+	return false
+}
+
+func specNeedsCalibration(s Spec) bool {
+	m, ok := Lookup(s.Method)
+	return (ok && m.NeedsCalibration(s)) || (s.ActBits > 0 && s.ActMode == "tensor")
+}
