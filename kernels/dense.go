@@ -82,6 +82,9 @@ func (d *Dense) Apply(y, x []float32, n int) {
 	gemm(d.mk, y, d.out, x, d.in, d, n, d.out, d.in, d.bias)
 }
 
+// packedKC is the kc slice Dense was packed for.
+func (d *Dense) packedKC() int { return d.kc }
+
 // block hands out the pre-packed panels without copying.
 func (d *Dense) block(_ []float32, nr, j0, _, p0, kc int) ([]float32, int) {
 	if nr != d.mk.nr || p0%d.kc != 0 || kc != min(d.kc, d.in-p0) {
