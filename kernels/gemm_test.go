@@ -110,13 +110,15 @@ func checkExact(t *testing.T, name string, got []float32, want []float64) {
 
 // gemmShapes are m, n, k triples covering edge cases of every blocking
 // level: sizes 1, odd sizes, partial micro-tiles in m (mr = 4 or 6) and n
-// (nr = 4, 16 or 64), several kc slices (kc = 256), several nc blocks, and
-// sizes large enough to run on several goroutines.
+// (nr = 4, 16 or 64), several kc slices (kc = 256, or up to 2048 when a
+// goroutine has at most smallMRows rows), several nc blocks, and sizes large
+// enough to run on several goroutines.
 var gemmShapes = [][3]int{
 	{1, 1, 1}, {1, 1, 3}, {1, 17, 3}, {2, 3, 1}, {3, 5, 7}, {6, 64, 16},
 	{7, 65, 17}, {33, 17, 5}, {5, 33, 257}, {12, 128, 256}, {13, 129, 513},
 	{1, 300, 1544}, {7, 64, 1544}, {33, 100, 1544}, {64, 1, 70}, {300, 3, 40},
 	{97, 1100, 300}, {40, 2100, 64}, {257, 63, 129}, {1024, 64, 64},
+	{1, 130, 4100}, {3, 70, 2500}, {129, 65, 600},
 }
 
 func TestMatMulNT(t *testing.T) {

@@ -27,28 +27,46 @@ func naiveLinear(x, w, bias []float32, n, out, in int) []float64 {
 	return y
 }
 
-func checkLinearAgainst(t *testing.T, name string, l Linear, w, bias []float32) {
+// checkLinearAgainst applies the Linear built by newLinear, at every ISA
+// level (newLinear runs at that level), to random inputs of several batch
+// sizes and compares with the float64 product with w (out×in) and bias.
+func checkLinearAgainst(t *testing.T, name string, newLinear func() Linear, out, in int, w, bias []float32) {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(uint64(l.Out()), uint64(l.In())))
-	for _, n := range []int{1, 2, 5, 7, 64, 200} {
-		x := randFloats(rng, n*l.In())
-		y := randFloats(rng, n*l.Out())
-		l.Apply(y, x, n)
-		want := naiveLinear(x, w, bias, n, l.Out(), l.In())
-		var maxRef, maxErr float64
-		for i, v := range want {
+	rng := rand.New(rand.NewPCG(uint64(out), uint64(in)))
+	ns := []int{1, 2, 5, 7, 64, 200}
+	if out*in > 50000 {
+		ns = []int{1, 7, 130} // below and above smallMRows
+	}
+	for _, n := range ns {
+		x := randFloats(rng, n*in)
+		want := naiveLinear(x, w, bias, n, out, in)
+		var maxRef float64
+		for _, v := range want {
 			maxRef = math.Max(maxRef, math.Abs(v))
-			maxErr = math.Max(maxErr, math.Abs(float64(y[i])-v))
 		}
-		if !(maxErr <= linearTol*maxRef) {
-			t.Errorf("%s n=%d: max error %.3g exceeds %g × max |y| (%.3g)", name, n, maxErr, linearTol, maxRef)
+		for _, isa := range isas() {
+			withISA(t, isa, func() {
+				l := newLinear()
+				if l.Out() != out || l.In() != in {
+					t.Fatalf("%s: Linear is %d×%d, want %d×%d", name, l.Out(), l.In(), out, in)
+				}
+				y := randFloats(rng, n*out)
+				l.Apply(y, x, n)
+				var maxErr float64
+				for i, v := range want {
+					maxErr = math.Max(maxErr, math.Abs(float64(y[i])-v))
+				}
+				if !(maxErr <= linearTol*maxRef) {
+					t.Errorf("%v/%s n=%d: max error %.3g exceeds %g × max |y| (%.3g)", isa, name, n, maxErr, linearTol, maxRef)
+				}
+			})
 		}
 	}
 }
 
 // linearShapes are out × in sizes: tiny, odd, not multiples of any panel
 // width, several kc slices, and the mini model's mamba in_proj.
-var linearShapes = [][2]int{{1, 1}, {3, 1}, {1, 7}, {17, 3}, {65, 33}, {130, 300}, {1544, 256}, {70, 600}}
+var linearShapes = [][2]int{{1, 1}, {3, 1}, {1, 7}, {17, 3}, {65, 33}, {130, 300}, {1544, 256}, {70, 600}, {33, 4100}}
 
 func randBias(rng *rand.Rand, out int, use bool) []float32 {
 	if !use {
@@ -59,19 +77,17 @@ func randBias(rng *rand.Rand, out int, use bool) []float32 {
 
 func TestDense(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	for _, isa := range isas() {
-		for _, s := range linearShapes {
-			for _, useBias := range []bool{false, true} {
-				out, in := s[0], s[1]
-				withISA(t, isa, func() {
-					w, bias := randFloats(rng, out*in), randBias(rng, out, useBias)
-					d := NewDense(w, out, in, bias)
-					if &d.Weights()[0] != &w[0] {
-						t.Error("Weights is not the slice given to NewDense")
-					}
-					checkLinearAgainst(t, fmt.Sprintf("%v/Dense/%dx%d/bias=%v", isa, out, in, useBias), d, w, bias)
-				})
-			}
+	for _, s := range linearShapes {
+		for _, useBias := range []bool{false, true} {
+			out, in := s[0], s[1]
+			w, bias := randFloats(rng, out*in), randBias(rng, out, useBias)
+			checkLinearAgainst(t, fmt.Sprintf("Dense/%dx%d/bias=%v", out, in, useBias), func() Linear {
+				d := NewDense(w, out, in, bias)
+				if &d.Weights()[0] != &w[0] {
+					t.Error("Weights is not the slice given to NewDense")
+				}
+				return d
+			}, out, in, w, bias)
 		}
 	}
 }
@@ -84,9 +100,7 @@ func TestDenseKeepsKernel(t *testing.T) {
 	for _, built := range isas() {
 		var d *Dense
 		withISA(t, built, func() { d = NewDense(w, 70, 90, nil) })
-		for _, run := range isas() {
-			withISA(t, run, func() { checkLinearAgainst(t, fmt.Sprintf("built %v run %v", built, run), d, w, nil) })
-		}
+		checkLinearAgainst(t, fmt.Sprintf("built at %v", built), func() Linear { return d }, 70, 90, w, nil)
 	}
 }
 
@@ -173,17 +187,15 @@ func halfWeights(rng *rand.Rand, out, in int, fp16 bool) ([]byte, []float32) {
 
 func TestHalfDense(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
-	for _, isa := range isas() {
-		for _, s := range append(linearShapes, [2]int{33, 1040}, [2]int{64, 272}) {
-			out, in := s[0], s[1]
-			withISA(t, isa, func() {
-				bias := randBias(rng, out, out%2 == 1)
-				raw, w := halfWeights(rng, out, in, false)
-				checkLinearAgainst(t, fmt.Sprintf("%v/BF16Dense/%dx%d", isa, out, in), NewBF16Dense(raw, out, in, bias), w, bias)
-				raw, w = halfWeights(rng, out, in, true)
-				checkLinearAgainst(t, fmt.Sprintf("%v/FP16Dense/%dx%d", isa, out, in), NewFP16Dense(raw, out, in, bias), w, bias)
-			})
-		}
+	for _, s := range append(linearShapes, [2]int{33, 1040}, [2]int{64, 272}) {
+		out, in := s[0], s[1]
+		bias := randBias(rng, out, out%2 == 1)
+		raw, w := halfWeights(rng, out, in, false)
+		checkLinearAgainst(t, fmt.Sprintf("BF16Dense/%dx%d", out, in),
+			func() Linear { return NewBF16Dense(raw, out, in, bias) }, out, in, w, bias)
+		raw16, w16 := halfWeights(rng, out, in, true)
+		checkLinearAgainst(t, fmt.Sprintf("FP16Dense/%dx%d", out, in),
+			func() Linear { return NewFP16Dense(raw16, out, in, bias) }, out, in, w16, bias)
 	}
 }
 
@@ -194,11 +206,7 @@ func TestHalfDenseUnaligned(t *testing.T) {
 	out, in := 40, 96
 	raw, w := halfWeights(rng, out, in, false)
 	shifted := append([]byte{0}, raw...)[1:]
-	for _, isa := range isas() {
-		withISA(t, isa, func() {
-			checkLinearAgainst(t, fmt.Sprintf("%v/unaligned", isa), NewBF16Dense(shifted, out, in, nil), w, nil)
-		})
-	}
+	checkLinearAgainst(t, "unaligned", func() Linear { return NewBF16Dense(shifted, out, in, nil) }, out, in, w, nil)
 }
 
 func TestLinearPanics(t *testing.T) {
