@@ -1,0 +1,99 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/hyquant/hyquant/kernels"
+)
+
+// Activation modes of ActQuant.
+const (
+	ActPerToken  = "token"  // dynamic: one scale per input row, from its absmax
+	ActPerTensor = "tensor" // static: one scale for every input, from calibration
+)
+
+// ActQuant fake-quantises a linear layer's input: each value is rounded to a
+// symmetric Bits-bit grid and dequantised (x ← scale·clamp(roundHalfEven(x/
+// scale), −qmax, qmax), qmax = 2^(Bits−1) − 1) before Inner sees it. It
+// measures the accuracy cost of integer activations without integer kernels.
+// Scales are float32 and not rounded to a storage dtype.
+type ActQuant struct {
+	Inner kernels.Linear
+	Bits  int
+	Mode  string
+	// Scale is the static scale of ActPerTensor: max over channels of the
+	// calibration absmax, divided by qmax.
+	Scale float32
+}
+
+// NewActQuant wraps inner with activation fake-quantisation. mode "token"
+// is dynamic per row; "tensor" uses one static scale from st (max of
+// st.AbsMax / qmax) and errors without statistics.
+func NewActQuant(inner kernels.Linear, bits int, mode string, st *Stats) (kernels.Linear, error) {
+	if err := checkBits(bits, 2, 8); err != nil {
+		return nil, fmt.Errorf("activation quantisation: %v", err)
+	}
+	a := &ActQuant{Inner: inner, Bits: bits, Mode: mode}
+	switch mode {
+	case ActPerToken:
+	case ActPerTensor:
+		if st == nil {
+			return nil, fmt.Errorf("activation quantisation per tensor needs calibration statistics (the static scale is their absmax); none given")
+		}
+		if len(st.AbsMax) != inner.In() {
+			return nil, fmt.Errorf("activation quantisation: statistics %s are for %d inputs, the layer has %d", st.Name, len(st.AbsMax), inner.In())
+		}
+		var m float32
+		for _, v := range st.AbsMax {
+			m = max(m, v)
+		}
+		a.Scale = m / float32(a.qmax())
+	default:
+		return nil, fmt.Errorf("activation mode %q is not %s (dynamic per token) or %s (static, calibrated)", mode, ActPerToken, ActPerTensor)
+	}
+	return a, nil
+}
+
+func (a *ActQuant) qmax() int { return 1<<(a.Bits-1) - 1 }
+
+// In is the input width.
+func (a *ActQuant) In() int { return a.Inner.In() }
+
+// Out is the output width.
+func (a *ActQuant) Out() int { return a.Inner.Out() }
+
+// Apply quantises and dequantises the n rows of x into a scratch buffer,
+// then applies Inner.
+func (a *ActQuant) Apply(y, x []float32, n int) {
+	cols := a.Inner.In()
+	bp := getScratch(n * cols)
+	buf := *bp
+	for r := 0; r < n; r++ {
+		scale := a.Scale
+		if a.Mode == ActPerToken {
+			var m float32
+			for _, v := range x[r*cols : (r+1)*cols] {
+				m = max(m, float32(math.Abs(float64(v))))
+			}
+			scale = m / float32(a.qmax())
+		}
+		FakeQuantize(buf[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols], scale, a.qmax())
+	}
+	a.Inner.Apply(y, buf, n)
+	putScratch(bp)
+}
+
+// FakeQuantize writes scale·clamp(roundHalfEven(x/scale), −qmax, qmax) for
+// each x into dst; a zero scale (an all-zero row) writes zeros.
+func FakeQuantize(dst, x []float32, scale float32, qmax int) {
+	if scale == 0 {
+		clear(dst[:len(x)])
+		return
+	}
+	m := float64(qmax)
+	for i, v := range x {
+		q := math.Max(-m, math.Min(math.RoundToEven(float64(v)/float64(scale)), m))
+		dst[i] = scale * float32(q)
+	}
+}
