@@ -6,4 +6,35 @@
 // Every projection of the model is a Linear. The model code never knows
 // whether a Linear is dense float32, memory-mapped bf16, or packed int4; an
 // input transform (a rotation) wraps a Linear instead of changing the mixer.
+//
+// # Matrix multiplication
+//
+// MatMulNT (C = A·Bᵀ) and MatMulNN (C = A·B) and every Linear share one
+// GotoBLAS-style driver (gemm.go): C is split into one rectangle per
+// goroutine (GOMAXPROCS of them, see SetThreads), preferably by columns so
+// that each goroutine converts its own part of the weights; within a
+// rectangle, B is packed block by block into panels of nr columns, converted
+// from its storage format on the way (float32, bf16, fp16, or integer codes
+// dequantised with their scales), and a register-blocked micro-kernel
+// (6×64 with AVX-512, 6×16 with AVX2+FMA, 4×4 in portable Go) multiplies
+// rows of A read in place with those panels. Dense packs its weights once, at
+// construction; BF16Dense, FP16Dense and QLinear leave them in their stored
+// form (a memory-mapped file region, packed 4-bit codes, ...) and convert one
+// L2-sized block at a time, so memory holds the compact form only.
+//
+// The instruction set is chosen at start-up from CPU feature detection
+// (BestISA); CurrentISA, SetISA and the HYQUANT_ISA environment variable
+// ("portable", "avx2", "avx512") select a slower level for comparisons. The
+// build tag purego, or any architecture but amd64, leaves the portable Go
+// code only.
+//
+// Results are float32 sums in an order that depends on the blocking and
+// the kernel, not on the number of goroutines: the same call on the same
+// machine gives the same bits whatever GOMAXPROCS is.
+//
+// # Hadamard transforms
+//
+// FWHT and FWHTRows apply the orthonormal Walsh-Hadamard transform in place
+// (AVX-512 vectorised); HadamardBlockSize gives the block order of a
+// block-diagonal rotation for widths that are not powers of two.
 package kernels

@@ -293,22 +293,25 @@ type packedOperand interface {
 	packedKC() int
 }
 
-// smallMRows is the height of a goroutine's share of C up to which B is
-// streamed with long reduction slices (see blocking).
+// smallMRows is the number of rows of C up to which B is streamed with long
+// reduction slices (see blocking).
 const smallMRows = 128
 
-// blocking returns the cache blocking (kc, nc) for a goroutine computing
-// rows rows of C. With many rows each B block is reused by every group of mr
-// rows, so it must stay in L2 next to one A micro-panel in L1: the kernel's
-// kc×nc. With few rows (decoding, short windows) B is read about once, its
-// conversion and memory traffic dominate, and reading long runs of each
-// weight row is what counts: kc grows so that the rows of A and one B panel
-// (rows + nr floats by kc) still fit in half of L2, and a block is one
-// panel.
-func (g *gemmCall) blocking(rows int) (kc, nc int) {
+// blocking returns the cache blocking (kc, nc). With many rows each B block
+// is reused by every group of mr rows, so it must stay in L2 next to one A
+// micro-panel in L1: the kernel's kc×nc. With few rows (decoding, short
+// windows) B is read about once, its conversion and memory traffic
+// dominate, and reading long runs of each weight row is what counts: kc
+// grows so that the rows of A and one B panel (rows + nr floats by kc) still
+// fit in half of L2, and a block is one panel.
+//
+// It depends on the shape only, not on the split over goroutines: kc fixes
+// the order of the float32 additions, so results do not depend on the
+// number of goroutines.
+func (g *gemmCall) blocking() (kc, nc int) {
 	mk := g.mk
 	kc, nc = mk.kc, mk.nc
-	if rows <= smallMRows {
+	if rows := g.m; rows <= smallMRows {
 		kc = max(mk.kc, min(4096, (128<<10)/(rows+mk.nr))&^255)
 		nc = mk.nr
 	}
@@ -327,7 +330,7 @@ func (g *gemmCall) region(r int) {
 	if i0 >= i1 || j0 >= j1 {
 		return
 	}
-	kc, nc := g.blocking(i1 - i0)
+	kc, nc := g.blocking()
 	kcMax := min(kc, g.k)
 	ncMax := min(nc, ceilDiv(j1-j0, nr)*nr)
 	ws := getWorkspace(mr*kcMax, ncMax*kcMax, mr*nr)

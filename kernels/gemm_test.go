@@ -197,6 +197,34 @@ func TestGemmThreads(t *testing.T) {
 	}
 }
 
+// TestThreadsDeterministic checks the documented guarantee that the bits of
+// a result do not depend on how many goroutines computed it.
+func TestThreadsDeterministic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	defer SetThreads(SetThreads(0))
+	for _, s := range [][3]int{{100, 300, 2000}, {200, 64, 700}, {7, 1000, 3000}} {
+		m, n, k := s[0], s[1], s[2]
+		a, b := randFloats(rng, m*k), randFloats(rng, n*k)
+		for _, isa := range isas() {
+			withISA(t, isa, func() {
+				SetThreads(1)
+				want := make([]float32, m*n)
+				MatMulNT(want, a, b, m, n, k)
+				for _, th := range []int{2, 3, 5} {
+					SetThreads(th)
+					c := make([]float32, m*n)
+					MatMulNT(c, a, b, m, n, k)
+					for i := range c {
+						if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%v %dx%dx%d: threads=%d gives element %d = %g, one thread %g", isa, m, n, k, th, i, c[i], want[i])
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
 // TestMicroKernels runs each micro-kernel directly on random operands, with
 // and without accumulation, against float64 arithmetic, and checks it
 // writes nothing outside its tile.

@@ -227,3 +227,37 @@ func TestLinearPanics(t *testing.T) {
 		}()
 	}
 }
+
+// TestConcurrentApply runs one Linear from several goroutines at once (the
+// model may apply layers in parallel): the packing buffers must not be
+// shared between calls.
+func TestConcurrentApply(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	out, in, n := 300, 260, 40
+	raw, _ := halfWeights(rng, out, in, false)
+	l := NewBF16Dense(raw, out, in, nil)
+	x := randFloats(rng, n*in)
+	want := make([]float32, n*out)
+	l.Apply(want, x, n)
+	errs := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			y := make([]float32, n*out)
+			for rep := 0; rep < 20; rep++ {
+				l.Apply(y, x, n)
+				for i := range y {
+					if y[i] != want[i] {
+						errs <- fmt.Sprintf("element %d = %g, want %g", i, y[i], want[i])
+						return
+					}
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+}
