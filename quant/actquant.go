@@ -29,7 +29,10 @@ type ActQuant struct {
 
 // NewActQuant wraps inner with activation fake-quantisation. mode "token"
 // is dynamic per row; "tensor" uses one static scale from st (max of
-// st.AbsMax / qmax) and errors without statistics.
+// st.AbsMax / qmax) and errors without statistics. st must describe the
+// inputs inner itself sees: to quantise the rotated input of a rotated
+// layer, wrap the inner (quantised) linear and pass statistics of T(x),
+// then put the RotatedLinear around the result.
 func NewActQuant(inner kernels.Linear, bits int, mode string, st *Stats) (kernels.Linear, error) {
 	if err := checkBits(bits, 2, 8); err != nil {
 		return nil, fmt.Errorf("activation quantisation: %v", err)

@@ -185,7 +185,10 @@ func TestRotationInvarianceOnMini(t *testing.T) {
 		start := time.Now()
 		slots := l.Model.Linears()
 		for _, s := range slots {
-			d := (*s.Ptr).(*kernels.Dense)
+			d, ok := (*s.Ptr).(*kernels.Dense)
+			if !ok {
+				t.Fatalf("%s is a %T, want *kernels.Dense", s.Name, *s.Ptr)
+			}
 			rows, cols := d.Out(), d.In()
 			tr, err := NewTransform(Spec{Rotation: rot, Smooth: 0.5, Seed: 1}, s.Name, d.Weights(), rows, cols, stats[s.Name])
 			if err != nil {

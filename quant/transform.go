@@ -107,7 +107,9 @@ func (t *Transform) Apply(dst, x []float32, n, cols int) {
 	case RotationKLT:
 		src := x
 		if t.Smooth != nil {
-			src = make([]float32, n*cols)
+			buf := getScratch(n * cols)
+			defer putScratch(buf)
+			src = *buf
 			for i, v := range x {
 				src[i] = v / t.Smooth[i%cols]
 			}
