@@ -34,28 +34,47 @@ type ActQuant struct {
 // layer, wrap the inner (quantised) linear and pass statistics of T(x),
 // then put the RotatedLinear around the result.
 func NewActQuant(inner kernels.Linear, bits int, mode string, st *Stats) (kernels.Linear, error) {
-	if err := checkBits(bits, 2, 8); err != nil {
-		return nil, fmt.Errorf("activation quantisation: %v", err)
-	}
-	a := &ActQuant{Inner: inner, Bits: bits, Mode: mode}
-	switch mode {
-	case ActPerToken:
-	case ActPerTensor:
+	var scale float32
+	if mode == ActPerTensor {
 		if st == nil {
 			return nil, fmt.Errorf("activation quantisation per tensor needs calibration statistics (the static scale is their absmax); none given")
 		}
 		if len(st.AbsMax) != inner.In() {
 			return nil, fmt.Errorf("activation quantisation: statistics %s are for %d inputs, the layer has %d", st.Name, len(st.AbsMax), inner.In())
 		}
-		var m float32
-		for _, v := range st.AbsMax {
-			m = max(m, v)
+		scale = StaticActScale(st, bits)
+	}
+	return NewActQuantScale(inner, bits, mode, scale)
+}
+
+// StaticActScale is the per-tensor activation scale of calibration
+// statistics: max over channels of st.AbsMax, divided by 2^(bits−1) − 1.
+func StaticActScale(st *Stats, bits int) float32 {
+	var m float32
+	for _, v := range st.AbsMax {
+		m = max(m, v)
+	}
+	return m / float32(int(1)<<(bits-1)-1)
+}
+
+// NewActQuantScale is NewActQuant with the static scale given (as a
+// checkpoint stores it); scale is ignored for mode "token". A zero static
+// scale (inputs never non-zero in calibration) quantises everything to 0.
+func NewActQuantScale(inner kernels.Linear, bits int, mode string, scale float32) (kernels.Linear, error) {
+	if err := checkBits(bits, 2, 8); err != nil {
+		return nil, fmt.Errorf("activation quantisation: %v", err)
+	}
+	switch mode {
+	case ActPerToken:
+		scale = 0
+	case ActPerTensor:
+		if !(scale >= 0) || math.IsInf(float64(scale), 0) {
+			return nil, fmt.Errorf("activation quantisation per tensor: static scale %v is not a finite non-negative number", scale)
 		}
-		a.Scale = m / float32(a.qmax())
 	default:
 		return nil, fmt.Errorf("activation mode %q is not %s (dynamic per token) or %s (static, calibrated)", mode, ActPerToken, ActPerTensor)
 	}
-	return a, nil
+	return &ActQuant{Inner: inner, Bits: bits, Mode: mode, Scale: scale}, nil
 }
 
 func (a *ActQuant) qmax() int { return 1<<(a.Bits-1) - 1 }

@@ -267,4 +267,10 @@ func TestActQuant(t *testing.T) {
 	if _, err := NewActQuant(inner, 1, "token", nil); err == nil {
 		t.Error("1-bit activations accepted")
 	}
+	if got := StaticActScale(st, 8); got != s {
+		t.Errorf("StaticActScale = %v, want %v", got, s)
+	}
+	if _, err := NewActQuantScale(inner, 8, "tensor", float32(math.Inf(1))); err == nil {
+		t.Error("an infinite static scale accepted")
+	}
 }
