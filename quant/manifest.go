@@ -130,8 +130,8 @@ func (t ManifestTensor) assignment(inv *runtime.Inventory) (Assignment, error) {
 		if err := checkActivation(&s); err != nil {
 			return fail("%v", err)
 		}
-		if s.ActMode == "tensor" && !(t.ActScale > 0) {
-			return fail("act_mode tensor needs a positive act_scale")
+		if t.ActScale < 0 {
+			return fail("act_scale %v is negative", t.ActScale)
 		}
 	}
 	rows, cols := MatrixShape(p.Shape)

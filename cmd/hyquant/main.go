@@ -42,6 +42,6 @@ NemotronH) or nemotron-h-8b-base-8k (the published 8B config, shapes only).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspectCmd(), newPlanCmd(), newEvalCmd(), newSynthCmd())
+	root.AddCommand(newInspectCmd(), newPlanCmd(), newEvalCmd(), newQuantizeCmd(), newRunCmd(), newReportCmd(), newSynthCmd())
 	return root
 }

@@ -1,0 +1,389 @@
+package experiments
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"time"
+
+	"github.com/hyquant/hyquant/datasets"
+	"github.com/hyquant/hyquant/eval"
+	"github.com/hyquant/hyquant/internal/atomicfile"
+	"github.com/hyquant/hyquant/internal/progress"
+	"github.com/hyquant/hyquant/internal/sysinfo"
+	"github.com/hyquant/hyquant/models"
+	"github.com/hyquant/hyquant/plans"
+	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/runtime"
+)
+
+// Options controls Execute.
+type Options struct {
+	Force bool      // recompute runs already in results.json
+	Quiet bool      // no progress bars
+	Log   io.Writer // one line per stage and per run
+}
+
+// ResultsFile is the name of the results inside the output directory.
+const ResultsFile = "results.json"
+
+// Execute runs the baseline and every run of an experiment, writing
+// results.json atomically after each finished run. Runs whose resolved
+// configuration hash is already in results.json are skipped (unless Force),
+// so an interrupted experiment resumes where it stopped; cancelling ctx
+// stops within one evaluation window and loses only the run in progress.
+func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if err := os.MkdirAll(filepath.Join(c.Output, "plans"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := copyConfig(c); err != nil {
+		return nil, err
+	}
+	prev := map[string]RunResult{}
+	if !o.Force {
+		old, err := ReadResults(c.Output)
+		switch {
+		case err == nil:
+			for _, r := range old.Runs {
+				prev[r.Hash] = r
+			}
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, err
+		}
+	}
+
+	fmt.Fprintf(o.Log, "Loading model %s\n", modelName(c.Model))
+	l, err := runtime.OpenModel(c.Model, runtime.WeightsFloat32)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	text, err := datasets.Load(c.Eval.Text)
+	if err != nil {
+		return nil, err
+	}
+	body := text.Body
+	if text.Name == datasets.WikiText2Test {
+		body = eval.JoinRows(body)
+	}
+	ids := l.Tokenizer.Encode(body)
+	windows := eval.Windows(ids, c.Eval.SeqLen, c.Eval.MaxWindows)
+	if len(windows) == 0 {
+		return nil, fmt.Errorf("%s: the evaluation text has %d tokens, fewer than one window of %d", c.File, len(ids), c.Eval.SeqLen)
+	}
+	inv := runtime.BuildInventory(l.Files.Config)
+	res := &Results{Experiment: c.Name, ConfigFile: c.File, Model: l.Files.Describe(), Params: inv.TotalParams(),
+		Eval:    EvalInfo{Text: text.Name, SeqLen: c.Eval.SeqLen, MaxWindows: c.Eval.MaxWindows, Windows: len(windows), Tokens: len(windows) * c.Eval.SeqLen},
+		Calib:   CalibrationInfo{Text: c.Calibration.Text, Segments: c.Calibration.Segments, Length: c.Calibration.Length, Seed: c.Calibration.Seed},
+		Machine: MachineInfo{CPU: sysinfo.CPUModel(), Threads: goruntime.GOMAXPROCS(0), GoVer: goruntime.Version()},
+	}
+	save := func() error { return writeResults(c.Output, res) }
+
+	e := &executor{c: c, o: o, ctx: ctx, l: l, ids: ids, inv: inv}
+	// The baseline: the float model.
+	base := RunResult{Name: "baseline", Kind: "baseline", Config: RunConfig{Plan: "baseline", Categories: map[string]string{}}}
+	base.Hash = e.hash(base.Config, nil)
+	basePlan := &quant.Plan{Name: "baseline", Source: "baseline"}
+	if r, ok := prev[base.Hash]; ok {
+		fmt.Fprintf(o.Log, "baseline: done before (ppl %.4f), skipped\n", r.PPL)
+		base = r
+	} else {
+		if err := e.footprint(&base, basePlan); err != nil {
+			return nil, err
+		}
+		if err := e.evaluate(&base, l.Model, time.Now()); err != nil {
+			return nil, err
+		}
+	}
+	res.Runs = append(res.Runs, base)
+	if err := save(); err != nil {
+		return nil, err
+	}
+
+	for i, run := range c.Runs {
+		rr := RunResult{Name: run.Name, Kind: run.Kind, Config: runConfig(run)}
+		rr.Hash = e.hash(rr.Config, run.Plan)
+		if err := writePlan(c.Output, run); err != nil {
+			return nil, err
+		}
+		if r, ok := prev[rr.Hash]; ok && r.Name == run.Name {
+			fmt.Fprintf(o.Log, "[%d/%d] %s: done before (ppl %.4f), skipped\n", i+1, len(c.Runs), run.Name, r.PPL)
+			r.DeltaPPL = r.PPL - base.PPL
+			res.Runs = append(res.Runs, r)
+			continue
+		}
+		start := time.Now()
+		fmt.Fprintf(o.Log, "[%d/%d] %s\n", i+1, len(c.Runs), run.Name)
+		if err := e.footprint(&rr, run.Plan); err != nil {
+			return nil, fmt.Errorf("run %s: %w", run.Name, err)
+		}
+		applied, err := e.quantize(run)
+		if err != nil {
+			return nil, fmt.Errorf("run %s: %w", run.Name, err)
+		}
+		for _, le := range applied.LayerErrors {
+			rr.LayerErrors = append(rr.LayerErrors, LayerError{Name: le.Name, Layer: le.Layer, LayerKind: layerKind(l.Files.Config, le.Layer), Category: le.Category, RelError: le.RelError})
+		}
+		if err := e.evaluate(&rr, applied.Model, start); err != nil {
+			return nil, fmt.Errorf("run %s: %w", run.Name, err)
+		}
+		rr.DeltaPPL = rr.PPL - base.PPL
+		res.Runs = append(res.Runs, rr)
+		if err := save(); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.Log, "      %s: ppl %.4f (%+.4f), %s, %.1f s\n", run.Name, rr.PPL, rr.DeltaPPL, mb(rr.TotalBytes), rr.WallSeconds)
+	}
+
+	res.WeightStats, err = weightStats(l.Weights, inv)
+	if err != nil {
+		return nil, err
+	}
+	res.Footprints8B, err = footprints8B(c)
+	if err != nil {
+		return nil, err
+	}
+	return res, save()
+}
+
+type executor struct {
+	c    *Config
+	o    Options
+	ctx  context.Context
+	l    *runtime.Loaded
+	ids  []int
+	inv  *runtime.Inventory
+	segs [][]int
+}
+
+// hash identifies a run's resolved configuration: model, protocol,
+// calibration and every category's full spec.
+func (e *executor) hash(rc RunConfig, p *quant.Plan) string {
+	specs := map[string]quant.Spec{}
+	if p != nil {
+		for _, c := range runtime.Categories {
+			specs[string(c)] = p.SpecFor(c)
+		}
+	}
+	b, _ := json.Marshal(struct {
+		Version     int
+		Model       string
+		Eval        EvalConfig
+		Calibration eval.CalibrationConfig
+		LayerErrors bool
+		Specs       map[string]quant.Spec
+	}{1, e.l.Files.Describe(), e.c.Eval, e.c.Calibration, e.c.LayerErrors, specs})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
+}
+
+func (e *executor) footprint(rr *RunResult, p *quant.Plan) error {
+	dt, err := e.l.Files.StoredDTypes(nil)
+	if err != nil {
+		return err
+	}
+	r, err := p.Resolve(e.inv, dt)
+	if err != nil {
+		return err
+	}
+	f := r.Footprint()
+	rr.BaselineBytes, rr.TotalBytes, rr.Reduction = f.Baseline, f.Quantized, f.Reduction()
+	for _, cb := range f.Categories {
+		rr.Categories = append(rr.Categories, CategoryBytes{Category: string(cb.Category), Precision: cb.Spec.String(), BaselineBytes: cb.Baseline, QuantizedBytes: cb.Quantized})
+	}
+	return nil
+}
+
+func (e *executor) calibration() ([][]int, error) {
+	if e.segs == nil {
+		segs, err := eval.CalibrationSegments(e.l.Tokenizer, e.c.Calibration)
+		if err != nil {
+			return nil, err
+		}
+		e.segs = segs
+	}
+	return e.segs, nil
+}
+
+func (e *executor) quantize(run Run) (*quant.Applied, error) {
+	dt, err := e.l.Files.StoredDTypes(nil)
+	if err != nil {
+		return nil, err
+	}
+	r, err := run.Plan.Resolve(e.inv, dt)
+	if err != nil {
+		return nil, err
+	}
+	opts := quant.ApplyOptions{MeasureErrors: e.c.LayerErrors, Context: e.ctx}
+	if e.c.LayerErrors || r.NeedsCalibration() {
+		if opts.Segments, err = e.calibration(); err != nil {
+			return nil, err
+		}
+	}
+	bar := progress.New(r.QuantizedCount(), "quantise", e.o.Quiet)
+	opts.Progress = func(done, total int, name string) { bar.Set(done, "quantise") }
+	defer bar.Finish()
+	return quant.Apply(e.l.Files.Config, e.l.Weights, r, opts)
+}
+
+func (e *executor) evaluate(rr *RunResult, m *runtime.Model, start time.Time) error {
+	n := len(eval.Windows(e.ids, e.c.Eval.SeqLen, e.c.Eval.MaxWindows))
+	bar := progress.New(n, "eval", e.o.Quiet)
+	t0 := time.Now()
+	r, err := eval.PerplexityContext(e.ctx, m, e.ids, e.c.Eval.SeqLen, e.c.Eval.MaxWindows, func(done, total int) {
+		bar.Set(done, fmt.Sprintf("eval %.0f tok/s", float64(done*e.c.Eval.SeqLen)/time.Since(t0).Seconds()))
+	})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	rr.PPL, rr.MeanNLL = r.PPL, r.MeanNLL
+	rr.WallSeconds = time.Since(start).Seconds()
+	return nil
+}
+
+// runConfig summarises a run for results and plots.
+func runConfig(run Run) RunConfig {
+	rc := RunConfig{Plan: run.Plan.Name, Category: run.Category, Categories: map[string]string{}}
+	var best int64 = -1
+	for _, c := range runtime.Categories {
+		s := run.Plan.SpecFor(c)
+		rc.Categories[string(c)] = s.String()
+		if s.Keep {
+			continue
+		}
+		// The method and bits of the largest quantised category (by
+		// display order weight: projections first) summarise the plan.
+		w := categoryWeight(c)
+		if w > best {
+			best, rc.Method, rc.Bits = w, s.Method, s.Bits
+			if s.Rotation != "" {
+				rc.Method += "-" + s.Rotation
+			}
+		}
+	}
+	return rc
+}
+
+// categoryWeight ranks categories by their usual share of parameters.
+func categoryWeight(c runtime.Category) int64 {
+	switch c {
+	case runtime.MLPUp, runtime.MLPDown:
+		return 5
+	case runtime.SSMInProj:
+		return 4
+	case runtime.SSMOutProj:
+		return 3
+	case runtime.Embedding, runtime.LMHead:
+		return 2
+	case runtime.AttnQ, runtime.AttnK, runtime.AttnV, runtime.AttnO:
+		return 1
+	}
+	return 0
+}
+
+func layerKind(cfg *runtime.Config, layer int) string {
+	if layer < 0 || layer >= len(cfg.Layers) {
+		return "lm_head"
+	}
+	return cfg.Layers[layer].String()
+}
+
+func modelName(ref string) string {
+	if ref == "" {
+		return models.Default + " (embedded)"
+	}
+	return ref
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.3f MB", float64(b)/1e6) }
+
+// footprints8B resolves each run's plan (and the shipped seed plans) on the
+// Nemotron-H-8B config, which needs shapes only.
+func footprints8B(c *Config) ([]PlanFootprint, error) {
+	mf, err := runtime.ResolveModel("nemotron-h-8b-base-8k")
+	if err != nil {
+		return nil, err
+	}
+	inv := runtime.BuildInventory(mf.Config)
+	dt, err := mf.StoredDTypes(nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []PlanFootprint
+	seen := map[string]bool{}
+	add := func(name string, p *quant.Plan) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		r, err := p.Resolve(inv, dt)
+		if err != nil {
+			return // a plan whose groups do not fit the 8B shapes has no 8B footprint
+		}
+		f := r.Footprint()
+		pf := PlanFootprint{Plan: name, Model: mf.Describe(), Baseline: f.Baseline, Quantized: f.Quantized}
+		for _, cb := range f.Categories {
+			pf.Categories = append(pf.Categories, CategoryBytes{Category: string(cb.Category), Precision: cb.Spec.String(), BaselineBytes: cb.Baseline, QuantizedBytes: cb.Quantized})
+		}
+		out = append(out, pf)
+	}
+	for _, n := range []string{"seed", "seed-emb8"} {
+		p, err := plans.Load(n)
+		if err != nil {
+			return nil, err
+		}
+		add(n, p)
+	}
+	for _, r := range c.Runs {
+		if r.Kind == "plan" {
+			add(r.Name, r.Plan)
+		}
+	}
+	return out, nil
+}
+
+// ReadResults reads a results directory's results.json.
+func ReadResults(dir string) (*Results, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ResultsFile))
+	if err != nil {
+		return nil, err
+	}
+	var r Results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, ResultsFile), err)
+	}
+	return &r, nil
+}
+
+func writeResults(dir string, r *Results) error {
+	b, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, ResultsFile), b)
+}
+
+func copyConfig(c *Config) error {
+	b, err := os.ReadFile(c.File)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(c.Output, "experiment.yaml"), b)
+}
+
+// writePlan records the exact plan a run used, as a plan file that
+// `hyquant quantize --plan` accepts.
+func writePlan(dir string, run Run) error {
+	return atomicfile.WriteFile(filepath.Join(dir, "plans", run.Name+".yaml"), run.Plan.YAML())
+}

@@ -1,0 +1,151 @@
+package quant
+
+import (
+	"fmt"
+
+	"github.com/hyquant/hyquant/kernels"
+	"github.com/hyquant/hyquant/runtime"
+	"github.com/hyquant/hyquant/runtime/safetensors"
+)
+
+// PackedWeights is a runtime.WeightSource over quantisation results: a
+// quantised projection runs on its packed codes (behind its input transform
+// and activation quantiser, if any), a quantised embedding dequantises rows
+// on lookup, a quantised small tensor (conv kernel, norm weight) is
+// dequantised once, and everything else comes from Float, cast to its kept
+// dtype when the plan says so. A model built from it computes exactly what
+// the written checkpoint computes.
+type PackedWeights struct {
+	Float   runtime.WeightSource
+	Results map[string]*Quantized
+	// Specs holds the resolved spec of every parameter (for casts and
+	// activation quantisation).
+	Specs map[string]Spec
+	// ActScales holds the static activation scales (act_mode tensor).
+	ActScales map[string]float32
+}
+
+// Linear implements runtime.WeightSource.
+func (p *PackedWeights) Linear(name string, out, in int, biasName string) (kernels.Linear, error) {
+	q, ok := p.Results[name]
+	if !ok {
+		l, err := p.Float.Linear(name, out, in, biasName)
+		if err != nil {
+			return nil, err
+		}
+		if s, ok := p.Specs[name]; ok && s.Keep && s.KeepDType != "" {
+			return castLinear(l, s.KeepDType)
+		}
+		return l, nil
+	}
+	if q.Q.Rows != out || q.Q.Cols != in {
+		return nil, fmt.Errorf("quantised %s is %d×%d, the model needs %d×%d", name, q.Q.Rows, q.Q.Cols, out, in)
+	}
+	var bias []float32
+	if biasName != "" {
+		var err error
+		if bias, err = p.Float32(biasName, out); err != nil {
+			return nil, err
+		}
+	}
+	return quantizedLinear(q, p.Specs[name], p.ActScales[name], bias)
+}
+
+// quantizedLinear builds the kernel for a quantised projection: the packed
+// codes, behind activation fake-quantisation (of the input the codes see,
+// so after the transform), behind the input transform.
+func quantizedLinear(q *Quantized, s Spec, actScale float32, bias []float32) (kernels.Linear, error) {
+	ql, err := kernels.NewQLinear(q.Q, bias)
+	if err != nil {
+		return nil, err
+	}
+	var l kernels.Linear = ql
+	if s.ActBits > 0 {
+		if l, err = NewActQuantScale(l, s.ActBits, s.ActMode, actScale); err != nil {
+			return nil, err
+		}
+	}
+	if q.Transform != nil {
+		return NewRotatedLinear(q.Transform, l)
+	}
+	return l, nil
+}
+
+// Float32 implements runtime.WeightSource.
+func (p *PackedWeights) Float32(name string, shape ...int) ([]float32, error) {
+	q, ok := p.Results[name]
+	if !ok {
+		v, err := p.Float.Float32(name, shape...)
+		if err != nil {
+			return nil, err
+		}
+		if s, ok := p.Specs[name]; ok && s.Keep && s.KeepDType != "" {
+			for i, x := range v {
+				v[i] = safetensors.RoundTo(x, s.KeepDType)
+			}
+		}
+		return v, nil
+	}
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	if shape != nil && n != q.Q.Rows*q.Q.Cols {
+		return nil, fmt.Errorf("quantised %s holds %d values, the model needs shape %v", name, q.Q.Rows*q.Q.Cols, shape)
+	}
+	return q.Q.Dequantize(), nil
+}
+
+// Embedding implements runtime.WeightSource.
+func (p *PackedWeights) Embedding(name string, vocab, hidden int) (runtime.Embedder, error) {
+	q, ok := p.Results[name]
+	if !ok {
+		e, err := p.Float.Embedding(name, vocab, hidden)
+		if err != nil {
+			return nil, err
+		}
+		if s, ok := p.Specs[name]; ok && s.Keep && s.KeepDType != "" {
+			return castEmbedding{e, s.KeepDType}, nil
+		}
+		return e, nil
+	}
+	if q.Q.Rows != vocab || q.Q.Cols != hidden {
+		return nil, fmt.Errorf("quantised %s is %d×%d, the model needs %d×%d", name, q.Q.Rows, q.Q.Cols, vocab, hidden)
+	}
+	return &QuantEmbedding{Q: q.Q}, nil
+}
+
+// castEmbedding rounds looked-up rows to a kept dtype.
+type castEmbedding struct {
+	runtime.Embedder
+	d safetensors.DType
+}
+
+func (c castEmbedding) Row(dst []float32, id int) {
+	c.Embedder.Row(dst, id)
+	for i, v := range dst {
+		dst[i] = safetensors.RoundTo(v, c.d)
+	}
+}
+
+// castLinear rounds a float projection's weights to a kept dtype.
+func castLinear(l kernels.Linear, d safetensors.DType) (kernels.Linear, error) {
+	switch v := l.(type) {
+	case *kernels.BF16Dense:
+		if d == safetensors.BF16 {
+			return l, nil
+		}
+	case *kernels.FP16Dense:
+		if d == safetensors.F16 {
+			return l, nil
+		}
+	case *kernels.Dense:
+		src := v.Weights()
+		w := make([]float32, len(src))
+		for i, x := range src {
+			w[i] = safetensors.RoundTo(x, d)
+		}
+		return kernels.NewDense(w, v.Out(), v.In(), v.Bias()), nil
+	}
+	return nil, fmt.Errorf("cannot cast a %T projection to %s; load float32 weights (--weights f32)", l, d)
+}
