@@ -224,8 +224,11 @@ func (e *executor) quantize(run Run) (*quant.Applied, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := quant.ApplyOptions{MeasureErrors: e.c.LayerErrors, Context: e.ctx}
-	if e.c.LayerErrors || r.NeedsCalibration() {
+	// Layer errors are measured for whole-model plans; a sensitivity run
+	// quantises one category and is judged by its perplexity alone.
+	measure := e.c.LayerErrors && run.Kind == "plan"
+	opts := quant.ApplyOptions{MeasureErrors: measure, Context: e.ctx}
+	if measure || r.NeedsCalibration() {
 		if opts.Segments, err = e.calibration(); err != nil {
 			return nil, err
 		}

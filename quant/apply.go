@@ -342,26 +342,27 @@ func (t *transformedAbsMax) ObserveLinearInput(name string, x []float32, rows, c
 // relativeError computes tr(E·XᵀX·Eᵀ) / tr(W·XᵀX·Wᵀ) with E = W − Ŵ, where Ŵ
 // is the effective float matrix of the quantised layer (weights and input
 // transform; activation quantisation left out), found by applying it to the
-// identity.
+// identity. The traces run as float32 matrix products (their relative
+// rounding, ~1e-6, is far below any quantisation error).
 func relativeError(w []float32, lin kernels.Linear, st *Stats) (float64, error) {
 	rows, cols := lin.Out(), lin.In()
 	eye := make([]float32, cols*cols)
 	for i := 0; i < cols; i++ {
 		eye[i*cols+i] = 1
 	}
-	eff := make([]float32, cols*rows) // row i = Ŵ·e_i, i.e. Ŵᵀ
-	lin.Apply(eff, eye, cols)
-	var num, den float64
-	e := make([]float64, cols)
-	wr := make([]float64, cols)
+	effT := make([]float32, cols*rows) // row i = Ŵ·e_i: Ŵ transposed
+	lin.Apply(effT, eye, cols)
+	e := make([]float32, rows*cols)
 	for r := 0; r < rows; r++ {
 		for c := 0; c < cols; c++ {
-			wr[c] = float64(w[r*cols+c])
-			e[c] = wr[c] - float64(eff[c*rows+r])
+			e[r*cols+c] = w[r*cols+c] - effT[c*rows+r]
 		}
-		num += quadForm(e, st.XtX, cols)
-		den += quadForm(wr, st.XtX, cols)
 	}
+	g := make([]float32, cols*cols)
+	for i, v := range st.XtX {
+		g[i] = float32(v)
+	}
+	num, den := traceForm(e, g, rows, cols), traceForm(w, g, rows, cols)
 	if den == 0 {
 		return 0, nil
 	}
@@ -371,19 +372,13 @@ func relativeError(w []float32, lin kernels.Linear, st *Stats) (float64, error) 
 	return num / den, nil
 }
 
-// quadForm returns vᵀ·A·v for a symmetric n×n A.
-func quadForm(v, a []float64, n int) float64 {
+// traceForm returns tr(A·G·Aᵀ) for A rows×cols and symmetric G cols×cols.
+func traceForm(a, g []float32, rows, cols int) float64 {
+	ag := make([]float32, rows*cols)
+	kernels.MatMulNT(ag, a, g, rows, cols, cols) // G symmetric: A·Gᵀ = A·G
 	var s float64
-	for i := 0; i < n; i++ {
-		if v[i] == 0 {
-			continue
-		}
-		row := a[i*n : (i+1)*n]
-		var t float64
-		for j, x := range v {
-			t += row[j] * x
-		}
-		s += v[i] * t
+	for i, v := range a {
+		s += float64(v) * float64(ag[i])
 	}
 	return s
 }
