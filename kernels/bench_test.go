@@ -140,3 +140,38 @@ func benchQLinear(b *testing.B, bits, group int) {
 func BenchmarkQLinearInt8(b *testing.B)         { benchQLinear(b, 8, 0) }
 func BenchmarkQLinearInt4Group128(b *testing.B) { benchQLinear(b, 4, 128) }
 func BenchmarkQLinearInt3Group128(b *testing.B) { benchQLinear(b, 3, 128) }
+
+// BenchmarkFewTokens applies 8B-like 4096×4096 Linears to 1 and 4 tokens
+// (token-by-token use), where reading the weights bounds the speed; it
+// reports the weight bytes streamed per second as well.
+func BenchmarkFewTokens(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	n, k := 4096, 4096
+	raw, _ := halfWeights(rng, n, k, false)
+	q := randQMatrix(rng, n, k, 4, quantLayout{group: 128, asym: true})
+	q4, err := NewQLinear(q, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		l     Linear
+		bytes int
+	}{
+		{"Dense", NewDense(randFloats(rng, n*k), n, k, nil), 4 * n * k},
+		{"BF16Dense", NewBF16Dense(raw, n, k, nil), 2 * n * k},
+		{"QLinearInt4Group128", q4, len(q.Codes) + 4*len(q.Scales) + len(q.Zeros)},
+	} {
+		for _, m := range []int{1, 4} {
+			b.Run(fmt.Sprintf("%s/tokens=%d", c.name, m), func(b *testing.B) {
+				x := randFloats(rng, m*k)
+				y := make([]float32, m*n)
+				for b.Loop() {
+					c.l.Apply(y, x, m)
+				}
+				reportGFLOPS(b, m, n, k)
+				b.ReportMetric(float64(c.bytes)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			})
+		}
+	}
+}

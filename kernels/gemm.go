@@ -217,6 +217,9 @@ func gemm(mk *microKernel, c []float32, ldc int, a []float32, lda int, b bOperan
 		}
 		return
 	}
+	if rs, ok := b.(rowSource); ok && m <= gemvMaxRows && gemv(c, ldc, a, lda, rs, m, n, k, bias) {
+		return
+	}
 	t := threads()
 	if 2*m*n*k < serialFlops {
 		t = 1
