@@ -11,7 +11,7 @@ import (
 // (H₁ = [1], H₂ₘ = [[Hₘ, Hₘ], [Hₘ, −Hₘ]], natural order), so that
 // H[i][j] = (−1)^popcount(i&j). The transform is orthonormal and its own
 // inverse. It panics unless len(x) is a power of two (len 0 is a no-op).
-// Cost: n·log₂n additions, vectorised with AVX-512.
+// Cost: n·log₂n additions, vectorised with AVX-512 or AVX2.
 func FWHT(x []float32) {
 	n := len(x)
 	if n == 0 {
@@ -96,7 +96,7 @@ func parity(v int) bool {
 
 // fwht transforms x (length a power of two) and multiplies it by scale.
 func fwht(x []float32, scale float32) {
-	if CurrentISA() >= AVX512 && fwhtAsm(x, scale) {
+	if fwhtAsm(x, scale) {
 		return
 	}
 	fwhtGo(x, scale)

@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// Fast Walsh-Hadamard transform passes (see fwht.go), AVX-512.
+// Fast Walsh-Hadamard transform passes (see fwht.go), AVX-512 and AVX2.
 
 // fwhtSigns holds, for the in-register stages h = 1, 2, 4, 8, the vector
 // s with s[i] = −1 where i&h != 0, else +1. With t = x with elements i and
@@ -185,5 +185,140 @@ inner4:
 	LEAQ    (DI)(R8*4), DI
 	CMPQ    DI, R11
 	JB      outer4
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// AVX2 versions: 8-float blocks, stages h = 1, 2, 4 in register (signs as
+// fwhtSigns, for 8 lanes), then the same sweeps with YMM registers.
+
+DATA fwhtSigns8<>+0(SB)/4, $0x3f800000
+DATA fwhtSigns8<>+4(SB)/4, $0xbf800000
+DATA fwhtSigns8<>+8(SB)/4, $0x3f800000
+DATA fwhtSigns8<>+12(SB)/4, $0xbf800000
+DATA fwhtSigns8<>+16(SB)/4, $0x3f800000
+DATA fwhtSigns8<>+20(SB)/4, $0xbf800000
+DATA fwhtSigns8<>+24(SB)/4, $0x3f800000
+DATA fwhtSigns8<>+28(SB)/4, $0xbf800000
+DATA fwhtSigns8<>+32(SB)/4, $0x3f800000
+DATA fwhtSigns8<>+36(SB)/4, $0x3f800000
+DATA fwhtSigns8<>+40(SB)/4, $0xbf800000
+DATA fwhtSigns8<>+44(SB)/4, $0xbf800000
+DATA fwhtSigns8<>+48(SB)/4, $0x3f800000
+DATA fwhtSigns8<>+52(SB)/4, $0x3f800000
+DATA fwhtSigns8<>+56(SB)/4, $0xbf800000
+DATA fwhtSigns8<>+60(SB)/4, $0xbf800000
+DATA fwhtSigns8<>+64(SB)/4, $0x3f800000
+DATA fwhtSigns8<>+68(SB)/4, $0x3f800000
+DATA fwhtSigns8<>+72(SB)/4, $0x3f800000
+DATA fwhtSigns8<>+76(SB)/4, $0x3f800000
+DATA fwhtSigns8<>+80(SB)/4, $0xbf800000
+DATA fwhtSigns8<>+84(SB)/4, $0xbf800000
+DATA fwhtSigns8<>+88(SB)/4, $0xbf800000
+DATA fwhtSigns8<>+92(SB)/4, $0xbf800000
+GLOBL fwhtSigns8<>(SB), RODATA|NOPTR, $96
+
+// func fwht8AVX2(x *float32, n int, scale float32)
+TEXT ·fwht8AVX2(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	SHRQ         $3, CX
+	VBROADCASTSS scale+16(FP), Y15
+	VMOVUPS      fwhtSigns8<>+0(SB), Y12
+	VMOVUPS      fwhtSigns8<>+32(SB), Y13
+	VMOVUPS      fwhtSigns8<>+64(SB), Y14
+	TESTQ        CX, CX
+	JLE          done8
+
+loop8:
+	VMOVUPS     (DI), Y0
+	VPERMILPS   $0xB1, Y0, Y1
+	VFMADD231PS Y12, Y0, Y1
+	VPERMILPS   $0x4E, Y1, Y2
+	VFMADD231PS Y13, Y1, Y2
+	VPERM2F128  $0x01, Y2, Y2, Y3
+	VFMADD231PS Y14, Y2, Y3
+	VMULPS      Y15, Y3, Y3
+	VMOVUPS     Y3, (DI)
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         loop8
+
+done8:
+	VZEROUPPER
+	RET
+
+// func fwhtRadix2AVX2(x *float32, n, h int, scale float32)
+TEXT ·fwhtRadix2AVX2(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	MOVQ         h+16(FP), R8
+	VBROADCASTSS scale+24(FP), Y15
+	SHLQ         $2, R8
+	LEAQ         (DI)(CX*4), R11
+
+outer2y:
+	MOVQ DI, SI
+	LEAQ (DI)(R8*1), R10
+
+inner2y:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VADDPS  Y1, Y0, Y2
+	VSUBPS  Y1, Y0, Y3
+	VMULPS  Y15, Y2, Y2
+	VMULPS  Y15, Y3, Y3
+	VMOVUPS Y2, (SI)
+	VMOVUPS Y3, (SI)(R8*1)
+	ADDQ    $32, SI
+	CMPQ    SI, R10
+	JB      inner2y
+	LEAQ    (DI)(R8*2), DI
+	CMPQ    DI, R11
+	JB      outer2y
+	VZEROUPPER
+	RET
+
+// func fwhtRadix4AVX2(x *float32, n, h int, scale float32)
+TEXT ·fwhtRadix4AVX2(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	MOVQ         h+16(FP), R8
+	VBROADCASTSS scale+24(FP), Y15
+	SHLQ         $2, R8
+	LEAQ         (DI)(CX*4), R11
+
+outer4y:
+	MOVQ DI, SI
+	LEAQ (DI)(R8*1), R10
+
+inner4y:
+	LEAQ    (SI)(R8*2), R9
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (R9), Y2
+	VMOVUPS (R9)(R8*1), Y3
+	VADDPS  Y1, Y0, Y4
+	VSUBPS  Y1, Y0, Y5
+	VADDPS  Y3, Y2, Y6
+	VSUBPS  Y3, Y2, Y7
+	VADDPS  Y6, Y4, Y0
+	VSUBPS  Y6, Y4, Y2
+	VADDPS  Y7, Y5, Y1
+	VSUBPS  Y7, Y5, Y3
+	VMULPS  Y15, Y0, Y0
+	VMULPS  Y15, Y1, Y1
+	VMULPS  Y15, Y2, Y2
+	VMULPS  Y15, Y3, Y3
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, (SI)(R8*1)
+	VMOVUPS Y2, (R9)
+	VMOVUPS Y3, (R9)(R8*1)
+	ADDQ    $32, SI
+	CMPQ    SI, R10
+	JB      inner4y
+	LEAQ    (DI)(R8*4), DI
+	CMPQ    DI, R11
+	JB      outer4y
 	VZEROUPPER
 	RET

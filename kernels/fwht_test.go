@@ -112,26 +112,33 @@ func TestFWHTInvolution(t *testing.T) {
 	}
 }
 
-// TestFWHTAsmMatchesGo checks that the vectorised transform performs the
+// TestFWHTAsmMatchesGo checks that the vectorised transforms perform the
 // very same additions as the portable one: results are bitwise equal.
 func TestFWHTAsmMatchesGo(t *testing.T) {
-	if BestISA() < AVX512 {
-		t.Skip("no AVX-512")
+	if BestISA() < AVX2 {
+		t.Skip("no assembly transform")
 	}
 	rng := rand.New(rand.NewPCG(35, 36))
-	for n := 16; n <= 1<<16; n *= 2 {
-		x := randFloats(rng, n)
-		y := append([]float32(nil), x...)
-		scale := float32(1 / math.Sqrt(float64(n)))
-		fwhtGo(x, scale)
-		if !fwhtAsm(y, scale) {
-			t.Fatalf("n=%d: fwhtAsm declined", n)
-		}
-		for i := range x {
-			if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
-				t.Fatalf("n=%d: element %d: asm %g, Go %g", n, i, y[i], x[i])
+	for _, isa := range isas()[1:] {
+		withISA(t, isa, func() {
+			for n := 8; n <= 1<<16; n *= 2 {
+				x := randFloats(rng, n)
+				y := append([]float32(nil), x...)
+				scale := float32(1 / math.Sqrt(float64(n)))
+				fwhtGo(x, scale)
+				if !fwhtAsm(y, scale) {
+					if isa == AVX512 && n == 8 {
+						continue // one AVX-512 register is 16 floats
+					}
+					t.Fatalf("%v n=%d: fwhtAsm declined", isa, n)
+				}
+				for i := range x {
+					if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
+						t.Fatalf("%v n=%d: element %d: asm %g, Go %g", isa, n, i, y[i], x[i])
+					}
+				}
 			}
-		}
+		})
 	}
 }
 
