@@ -12,9 +12,11 @@ import (
 // other, so the block of B a GEMM step works on is contiguous in memory (and
 // spreads evenly over the cache sets).
 //
-// Memory: the packed copy takes 4·in·roundup(out, nr) bytes, and Dense keeps
-// a reference to the slice given to NewDense (returned by Weights), so while
-// the caller holds no other use for it the weights are held twice.
+// Memory: the packed copy takes 4·in·roundup(out, nr) bytes. Dense also
+// keeps a reference to the slice given to NewDense (Weights returns it, no
+// copy), so that slice stays alive as long as the Dense: the weights take
+// twice their size unless the caller keeps the original anyway (for
+// quantisation, say).
 type Dense struct {
 	out, in int
 	w       []float32
@@ -121,6 +123,9 @@ func (d *BF16Dense) Out() int { return d.out }
 // Raw returns the bf16 bytes the Linear reads.
 func (d *BF16Dense) Raw() []byte { return d.raw }
 
+// Bias returns the bias given to NewBF16Dense (nil for none).
+func (d *BF16Dense) Bias() []float32 { return d.bias }
+
 // Apply computes y[n×out] = x[n×in]·Wᵀ + bias.
 func (d *BF16Dense) Apply(y, x []float32, n int) {
 	checkApply(d, y, x, n)
@@ -149,6 +154,9 @@ func (d *FP16Dense) Out() int { return d.out }
 
 // Raw returns the fp16 bytes the Linear reads.
 func (d *FP16Dense) Raw() []byte { return d.raw }
+
+// Bias returns the bias given to NewFP16Dense (nil for none).
+func (d *FP16Dense) Bias() []float32 { return d.bias }
 
 // Apply computes y[n×out] = x[n×in]·Wᵀ + bias.
 func (d *FP16Dense) Apply(y, x []float32, n int) {
