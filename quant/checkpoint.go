@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
+	"sync"
 
 	"github.com/hyquant/hyquant/internal/atomicfile"
 	"github.com/hyquant/hyquant/kernels"
@@ -257,19 +259,19 @@ func streamQuantized(sw *shardWriter, src *runtime.Checkpoint, a Assignment, pro
 		if err := safetensors.ToFloat32(w[:n], raw[:int64(n)*es], ti.DType); err != nil {
 			return nil, err
 		}
-		part := a
-		part.Rows = rows
-		q, err := m.Quantize(w[:n], part, nil)
+		qs, err := quantizeRows(m, a, w[:n], rows, rowsPer < a.Rows)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := sw.Write(q.Q.Codes); err != nil {
-			return nil, err
+		for _, q := range qs {
+			if _, err := sw.Write(q.Q.Codes); err != nil {
+				return nil, err
+			}
+			progress(int64(len(q.Q.Codes)))
+			scales = append(scales, q.Q.Scales...)
+			zeros = append(zeros, q.Q.Zeros...)
+			last = q
 		}
-		progress(int64(len(q.Q.Codes)))
-		scales = append(scales, q.Q.Scales...)
-		zeros = append(zeros, q.Q.Zeros...)
-		last = q
 	}
 	full := &Quantized{Q: &kernels.QMatrix{Rows: a.Rows, Cols: a.Cols, Bits: a.Spec.Bits, GroupSize: last.Q.GroupSize, PerTensor: last.Q.PerTensor, Scales: scales}, Transform: last.Transform}
 	if !a.Spec.Symmetric {
@@ -299,6 +301,44 @@ func streamQuantized(sw *shardWriter, src *runtime.Checkpoint, a Assignment, pro
 		progress(int64(len(p)))
 	}
 	return full, nil
+}
+
+// quantizeRows quantises a block of rows, split over the CPUs when rows
+// are independent (per-channel and per-group granularity); the parts come
+// back in row order.
+func quantizeRows(m Method, a Assignment, w []float32, rows int, split bool) ([]*Quantized, error) {
+	parts := 1
+	if split {
+		parts = min(goruntime.GOMAXPROCS(0), rows)
+	}
+	per := (rows + parts - 1) / parts
+	out := make([]*Quantized, 0, parts)
+	errs := make([]error, parts)
+	res := make([]*Quantized, parts)
+	var wg sync.WaitGroup
+	for i := 0; i < parts; i++ {
+		r0, r1 := i*per, min((i+1)*per, rows)
+		if r0 >= r1 {
+			break
+		}
+		part := a
+		part.Rows = r1 - r0
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i], errs[i] = m.Quantize(w[r0*a.Cols:r1*a.Cols], part, nil)
+		}()
+	}
+	wg.Wait()
+	for i, q := range res {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if q != nil {
+			out = append(out, q)
+		}
+	}
+	return out, nil
 }
 
 // shardWriter writes a sequence of declared tensors over several safetensors
