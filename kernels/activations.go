@@ -6,6 +6,11 @@ import "math"
 // range (Cody-Waite range reduction to |r| <= ln2/2 and a degree-6
 // polynomial), several times faster than math.Exp. exp(x) underflows to 0
 // below -87.34 and overflows to +Inf above 88.72.
+//
+// Exp32 is the scalar reference of the vector kernels behind ExpInPlace,
+// SiLU, SiLUMul, SoftmaxInPlace and LogSumExp (AVX-512 and AVX2 on amd64),
+// which run the same algorithm with fused multiply-adds and may differ from
+// it in the last bit; both stay within 2 ulp of the exact exponential.
 func Exp32(x float32) float32 {
 	switch {
 	case x > 88.72283:
@@ -31,19 +36,26 @@ func Exp32(x float32) float32 {
 	p = p*r + 1.6666665459e-1
 	p = p*r + 5.0000001201e-1
 	y := p*z + r + 1
-	return y * math.Float32frombits(uint32(int32(fx)+127)<<23)
+	// y·2^fx by adding fx to y's exponent field: exact, and unlike a
+	// multiplication by 2^fx it does not overflow for fx = 128 (x above
+	// 88.38, where y < 1). On the range kept the result is always normal.
+	return math.Float32frombits(math.Float32bits(y) + uint32(int32(fx))<<23)
 }
+
+var negInf32 = float32(math.Inf(-1))
 
 // ExpInPlace replaces every x[i] by exp(x[i]).
 func ExpInPlace(x []float32) {
-	for i, v := range x {
-		x[i] = Exp32(v)
+	_, i := expShiftVec(x, 0)
+	for ; i < len(x); i++ {
+		x[i] = Exp32(x[i])
 	}
 }
 
 // SiLU replaces every x[i] by x[i] * sigmoid(x[i]) (also called swish).
 func SiLU(x []float32) {
-	for i, v := range x {
+	for i := siluVec(x); i < len(x); i++ {
+		v := x[i]
 		x[i] = v / (1 + Exp32(-v))
 	}
 }
@@ -51,15 +63,16 @@ func SiLU(x []float32) {
 // SiLUMul computes x[i] *= silu(gate[i]) (Mamba2's gate before its norm).
 func SiLUMul(x, gate []float32) {
 	gate = gate[:len(x)]
-	for i, g := range gate {
+	for i := siluMulVec(x, gate); i < len(x); i++ {
+		g := gate[i]
 		x[i] *= g / (1 + Exp32(-g))
 	}
 }
 
 // ReLU2 replaces every x[i] by max(x[i], 0)^2 (squared ReLU).
 func ReLU2(x []float32) {
-	for i, v := range x {
-		if v > 0 {
+	for i := relu2Vec(x); i < len(x); i++ {
+		if v := x[i]; v > 0 {
 			x[i] = v * v
 		} else {
 			x[i] = 0
@@ -76,38 +89,39 @@ func Softplus(x float32) float32 {
 	return float32(math.Log1p(math.Exp(float64(x))))
 }
 
-// LogSumExp returns log(sum(exp(x))) computed stably (max-shifted),
-// accumulating in float64.
-func LogSumExp(x []float32) float64 {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		if v > m {
+// max32 returns the largest x[i], ignoring NaNs; -Inf if there is none.
+func max32(x []float32) float32 {
+	m, i := maxVec(x)
+	for ; i < len(x); i++ {
+		if v := x[i]; v > m {
 			m = v
 		}
 	}
-	var s float64
-	for _, v := range x {
-		s += float64(Exp32(v - m))
+	return m
+}
+
+// LogSumExp returns log(sum(exp(x))) computed stably (max-shifted),
+// accumulating in float64 (the vector kernels keep float64 partial sums).
+func LogSumExp(x []float32) float64 {
+	m := max32(x)
+	s, i := expSum64Vec(x, m)
+	for ; i < len(x); i++ {
+		s += float64(Exp32(x[i] - m))
 	}
 	return float64(m) + math.Log(s)
 }
 
 // SoftmaxInPlace replaces x by softmax(x), max-shifted for stability.
 func SoftmaxInPlace(x []float32) {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		if v > m {
-			m = v
-		}
-	}
-	var s float32
-	for i, v := range x {
-		e := Exp32(v - m)
+	m := max32(x)
+	s, i := expShiftVec(x, m)
+	for ; i < len(x); i++ {
+		e := Exp32(x[i] - m)
 		x[i] = e
 		s += e
 	}
 	inv := 1 / s
-	for i := range x {
+	for i := scaleVec(x, inv); i < len(x); i++ {
 		x[i] *= inv
 	}
 }
