@@ -63,7 +63,7 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 	}
 
 	fmt.Fprintf(o.Log, "Loading model %s\n", modelName(c.Model))
-	l, err := runtime.OpenModel(c.Model, runtime.WeightsFloat32)
+	l, err := runtime.OpenModel(c.Model, runtime.WeightsAuto)
 	if err != nil {
 		return nil, err
 	}
