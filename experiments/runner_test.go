@@ -1,0 +1,170 @@
+package experiments_test
+
+import (
+	"context"
+	"errors"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hyquant/hyquant/experiments"
+	"github.com/hyquant/hyquant/reports"
+)
+
+func tinyConfig(t *testing.T, out string) *experiments.Config {
+	t.Helper()
+	src := `name: tiny
+model: ../models/nemotron-h-mini
+output: ` + out + `
+eval: {seq_len: 64, max_windows: 2}
+calibration: {segments: 2, length: 64, seed: 1}
+runs:
+  - name: gptq-w4
+    plan: {categories: {mlp_up: {method: gptq, bits: 4, granularity: "group:128"}, mlp_down: {method: gptq, bits: 4, granularity: "group:128"}}}
+sweep: {methods: [rtn], bits: [4]}
+sensitivity: {categories: [attn_o], bits: [8]}
+`
+	path := filepath.Join(t.TempDir(), "tiny.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := experiments.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// cancelOn cancels a context when a log line contains a marker.
+type cancelOn struct {
+	marker string
+	cancel context.CancelFunc
+}
+
+func (c cancelOn) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.marker) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+func TestExecuteResumesAndSurvivesInterruption(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the mini model")
+	}
+	out := filepath.Join(t.TempDir(), "results")
+	c := tinyConfig(t, out)
+
+	// Interrupted at the start of the second run: the baseline and the
+	// first run are saved, nothing partial is left.
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := experiments.Execute(ctx, c, experiments.Options{Quiet: true, Log: cancelOn{"[2/3]", cancel}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run returned %v", err)
+	}
+	res, err := experiments.ReadResults(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 2 || res.Runs[0].Name != "baseline" || res.Runs[1].Name != "gptq-w4" {
+		t.Fatalf("after interruption results hold %v", runNames(res))
+	}
+	assertNoTempFiles(t, out)
+
+	// Resume: the two finished runs are skipped (same numbers), the rest run.
+	res2, err := experiments.Execute(context.Background(), c, experiments.Options{Quiet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res2.Runs) != 4 {
+		t.Fatalf("resumed results hold %v", runNames(res2))
+	}
+	for i := 0; i < 2; i++ {
+		if res2.Runs[i].WallSeconds != res.Runs[i].WallSeconds || res2.Runs[i].PPL != res.Runs[i].PPL {
+			t.Errorf("%s was recomputed on resume", res2.Runs[i].Name)
+		}
+	}
+	base := res2.Runs[0]
+	for _, r := range res2.Runs[1:] {
+		if r.Hash == "" || r.TotalBytes >= base.TotalBytes || r.DeltaPPL != r.PPL-base.PPL {
+			t.Errorf("run %s: hash %q, bytes %d (baseline %d), delta %v", r.Name, r.Hash, r.TotalBytes, base.TotalBytes, r.DeltaPPL)
+		}
+	}
+	if len(res2.Runs[1].LayerErrors) != 18 { // 9 MLP layers × up, down
+		t.Errorf("gptq-w4 has %d layer errors, want 18", len(res2.Runs[1].LayerErrors))
+	}
+	if len(res2.WeightStats) == 0 || len(res2.Footprints8B) < 2 {
+		t.Errorf("weight stats %d, 8B footprints %d", len(res2.WeightStats), len(res2.Footprints8B))
+	}
+	if _, err := os.Stat(filepath.Join(out, "plans", "gptq-w4.yaml")); err != nil {
+		t.Errorf("run plan not recorded: %v", err)
+	}
+
+	// Same config, same numbers: a forced recomputation reproduces them.
+	res3, err := experiments.Execute(context.Background(), c, experiments.Options{Quiet: true, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res3.Runs {
+		if r.PPL != res2.Runs[i].PPL || r.TotalBytes != res2.Runs[i].TotalBytes {
+			t.Errorf("%s: forced rerun gave ppl %v bytes %d, first run %v %d", r.Name, r.PPL, r.TotalBytes, res2.Runs[i].PPL, res2.Runs[i].TotalBytes)
+		}
+	}
+
+	// The report: every figure written and non-trivial.
+	w, err := reports.Write(out, res3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Figures) != 5 {
+		t.Fatalf("%d figures written: %+v (skipped %v)", len(w.Figures), w.Figures, w.Skipped)
+	}
+	for _, f := range w.Figures {
+		checkPNG(t, f.Path)
+	}
+	assertNoTempFiles(t, out)
+}
+
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	b := img.Bounds()
+	colors := map[[4]uint32]bool{}
+	for y := b.Min.Y; y < b.Max.Y; y += 3 {
+		for x := b.Min.X; x < b.Max.X; x += 3 {
+			r, g, bb, a := img.At(x, y).RGBA()
+			colors[[4]uint32{r, g, bb, a}] = true
+		}
+	}
+	if b.Dx() < 600 || b.Dy() < 400 || len(colors) < 32 {
+		t.Errorf("%s: %dx%d with %d colours looks empty", path, b.Dx(), b.Dy(), len(colors))
+	}
+}
+
+func assertNoTempFiles(t *testing.T, dir string) {
+	t.Helper()
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && strings.Contains(fi.Name(), ".tmp-") {
+			t.Errorf("temporary file left: %s", p)
+		}
+		return nil
+	})
+}
+
+func runNames(r *experiments.Results) []string {
+	var n []string
+	for _, x := range r.Runs {
+		n = append(n, x.Name)
+	}
+	return n
+}
