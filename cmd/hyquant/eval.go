@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -139,10 +140,9 @@ func runEval(w io.Writer, o evalOptions) error {
 
 	windows := len(eval.Windows(ids, o.seqLen, o.maxWindows))
 	bar := progress.New(windows, "eval", o.asJSON)
-	started := nowSeconds()
+	started := time.Now()
 	r, err := eval.Perplexity(l.Model, ids, o.seqLen, o.maxWindows, func(done, total int) {
-		el := nowSeconds() - started
-		bar.Set(done, fmt.Sprintf("eval %.0f tok/s", float64(done*o.seqLen)/el))
+		bar.Set(done, fmt.Sprintf("eval %.0f tok/s", float64(done*o.seqLen)/time.Since(started).Seconds()))
 	})
 	bar.Finish()
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -217,7 +218,7 @@ func printClaim(w io.Writer, planName string, f quant.Footprint, c quant.ClaimCh
 	for n := range shipped {
 		names = append(names, n)
 	}
-	sortStrings(names)
+	sort.Strings(names)
 	for _, n := range names {
 		mark := "no"
 		if shipped[n] >= 0.575 {
