@@ -397,3 +397,21 @@ func TestSoftmaxLogSumExpISAs(t *testing.T) {
 		t.Logf("%v: worst LogSumExp error %.3g", isa, worstLSE)
 	}
 }
+
+func TestActivationsDoNotAllocate(t *testing.T) {
+	x, g := make([]float32, 1000), make([]float32, 1000)
+	for _, isa := range isas() {
+		withISA(t, isa, func() {
+			if a := testing.AllocsPerRun(10, func() {
+				ExpInPlace(x)
+				SiLU(x)
+				SiLUMul(x, g)
+				ReLU2(x)
+				SoftmaxInPlace(x)
+				_ = LogSumExp(x)
+			}); a != 0 {
+				t.Errorf("%v: %v allocations", isa, a)
+			}
+		})
+	}
+}

@@ -41,12 +41,12 @@ func ssmScanVec(S []float32, P, N, T int, x []float32, xs int, B, C []float32, b
 	}
 	// Rows not in a whole 16-row block, or all of them, one token at a time.
 	if r0 := blocks * 16; r0 < P {
-		step := ssmStepAVX2
-		if isa >= AVX512 {
-			step = ssmStepAVX512
-		}
 		for t := 0; t < T; t++ {
-			step(&S[r0*N], P-r0, N, &x[t*xs+r0], &B[t*bcs], &C[t*bcs], &y[t*ys+r0], dA[t*ds], dt[t*ds], D)
+			if isa >= AVX512 {
+				ssmStepAVX512(&S[r0*N], P-r0, N, &x[t*xs+r0], &B[t*bcs], &C[t*bcs], &y[t*ys+r0], dA[t*ds], dt[t*ds], D)
+			} else {
+				ssmStepAVX2(&S[r0*N], P-r0, N, &x[t*xs+r0], &B[t*bcs], &C[t*bcs], &y[t*ys+r0], dA[t*ds], dt[t*ds], D)
+			}
 		}
 	}
 	return true

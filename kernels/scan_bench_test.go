@@ -49,4 +49,20 @@ func BenchmarkSSMScan(b *testing.B) {
 		}
 		reportSSM(b, P, N, T)
 	})
+	// The same work as the runtime's per-token loop does it today: one
+	// SSMStep per token, then the D skip term.
+	benchISAs(b, "P64_N128_T1024_stepLoop", func(b *testing.B) {
+		for b.Loop() {
+			for t := 0; t < T; t++ {
+				base := t * cd
+				xh := xbc[base : base+P]
+				yh := y[t*I : t*I+P]
+				SSMStep(S, P, N, xh, xbc[base+I:base+I+N], xbc[base+I+2*N:base+I+3*N], yh, dA[t*H], dt[t*H])
+				for i, xv := range xh {
+					yh[i] += 0.5 * xv
+				}
+			}
+		}
+		reportSSM(b, P, N, T)
+	})
 }

@@ -170,3 +170,36 @@ func TestSSMScanMatchesPortable(t *testing.T) {
 		t.Logf("%v: largest difference from portable %.3g (relative to 1+|y|)", isa, worst)
 	}
 }
+
+func TestSSMScanChecksAndAllocs(t *testing.T) {
+	const P, N, T = 64, 128, 4
+	S := make([]float32, P*N)
+	x, bc, y := make([]float32, T*P), make([]float32, T*2*N), make([]float32, T*P)
+	dA, dt := make([]float32, T), make([]float32, T)
+	for _, isa := range isas() {
+		withISA(t, isa, func() {
+			if a := testing.AllocsPerRun(10, func() {
+				SSMScan(S, P, N, T, x, P, bc, bc[N:], 2*N, dA, dt, 1, 1, y, P)
+				SSMStep(S, P, N, x, bc, bc[N:], y, 0.5, 0.1)
+			}); a != 0 {
+				t.Errorf("%v: %v allocations per call", isa, a)
+			}
+			for name, f := range map[string]func(){
+				"short y":       func() { SSMScan(S, P, N, T, x, P, bc, bc[N:], 2*N, dA, dt, 1, 1, y[:T*P-1], P) },
+				"short C":       func() { SSMScan(S, P, N, T, x, P, bc, bc[N+1:], 2*N, dA, dt, 1, 1, y, P) },
+				"short dt":      func() { SSMScan(S, P, N, T, x, P, bc, bc[N:], 2*N, dA, dt[:T-1], 1, 1, y, P) },
+				"short state":   func() { SSMStep(S[:P*N-1], P, N, x, bc, bc[N:], y, 0.5, 0.1) },
+				"negative step": func() { SSMScan(S, P, N, T, x, -1, bc, bc[N:], 2*N, dA, dt, 1, 1, y, P) },
+			} {
+				func() {
+					defer func() {
+						if recover() == nil {
+							t.Errorf("%v: %s did not panic", isa, name)
+						}
+					}()
+					f()
+				}()
+			}
+		})
+	}
+}
