@@ -34,7 +34,12 @@ func SSMStep(S []float32, P, N int, x, B, C, y []float32, dA, dt float32) {
 // t are slices of the conv output row t (xStride = bcStride = conv width),
 // dt and dA are column h of a tokens × heads matrix (dStride = heads) and y
 // is columns h·P … h·P+P−1 of a tokens × inner matrix (yStride = inner). y
-// must not overlap S, B, C, dA or dt; it may be x itself (same stride).
+// must not overlap S, x, B, C, dA or dt. For the Mamba2 mixer, with dA[t*H+h]
+// = Exp32(dt[t*H+h]*A[h]) filled next to dt, one call per head replaces the
+// per-token loop:
+//
+//	SSMScan(state, P, N, n, xbc[h*P:], cd, xbc[I+g*N:], xbc[I+G*N+g*N:], cd,
+//		dA[h:], dt[h:], H, D[h], y[h*P:], I)
 //
 // With AVX-512 and N = 128 the state is advanced in blocks of 16 rows
 // through chunks of tokens, so a block stays in L1 and the call overhead is
