@@ -62,16 +62,19 @@ func (m *Mamba2Mixer) forward(p *pass, out, x []float32, n int) {
 		}
 	})
 
-	// Time steps.
-	dt := p.buf(n * H)
+	// Time steps and their decays exp(dt·A).
+	dt, dA := p.buf(n*H), p.buf(n*H)
 	for t := 0; t < n; t++ {
 		for h := 0; h < H; h++ {
 			v := kernels.Softplus(proj[t*pw+I+cd+h] + m.DtBias[h])
-			dt[t*H+h] = min(max(v, m.DtMin), m.DtMax)
+			v = min(max(v, m.DtMin), m.DtMax)
+			dt[t*H+h] = v
+			dA[t*H+h] = kernels.Exp32(v * m.A[h])
 		}
 	}
 
-	// Selective scan, one head at a time per worker; the D skip is added here.
+	// Selective scan, one head at a time per worker, over the whole window;
+	// the D skip is added inside.
 	y := p.buf(n * I)
 	P, N, G := m.HeadDim, m.State, m.Groups
 	perGroup := H / G
@@ -80,19 +83,7 @@ func (m *Mamba2Mixer) forward(p *pass, out, x []float32, n int) {
 		for h := lo; h < hi; h++ {
 			clear(state)
 			g := h / perGroup
-			a, d := m.A[h], m.D[h]
-			for t := 0; t < n; t++ {
-				base := t * cd
-				xh := xbc[base+h*P : base+h*P+P]
-				B := xbc[base+I+g*N : base+I+g*N+N]
-				C := xbc[base+I+G*N+g*N : base+I+G*N+g*N+N]
-				step := dt[t*H+h]
-				yh := y[t*I+h*P : t*I+h*P+P]
-				kernels.SSMStep(state, P, N, xh, B, C, yh, kernels.Exp32(step*a), step)
-				for i, xv := range xh {
-					yh[i] += d * xv
-				}
-			}
+			kernels.SSMScan(state, P, N, n, xbc[h*P:], cd, xbc[I+g*N:], xbc[I+G*N+g*N:], cd, dA[h:], dt[h:], H, m.D[h], y[h*P:], I)
 		}
 	})
 
