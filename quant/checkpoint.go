@@ -3,11 +3,12 @@ package quant
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/hyquant/hyquant/internal/parallel"
 	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
-	"sync"
+	"slices"
 
 	"github.com/hyquant/hyquant/internal/atomicfile"
 	"github.com/hyquant/hyquant/kernels"
@@ -311,31 +312,16 @@ func quantizeRows(m Method, a Assignment, w []float32, rows int, split bool) ([]
 	if split {
 		parts = min(goruntime.GOMAXPROCS(0), rows)
 	}
-	per := (rows + parts - 1) / parts
-	out := make([]*Quantized, 0, parts)
+	out := make([]*Quantized, parts)
 	errs := make([]error, parts)
-	res := make([]*Quantized, parts)
-	var wg sync.WaitGroup
-	for i := 0; i < parts; i++ {
-		r0, r1 := i*per, min((i+1)*per, rows)
-		if r0 >= r1 {
-			break
-		}
+	parallel.Parts(rows, parts, func(i, r0, r1 int) {
 		part := a
 		part.Rows = r1 - r0
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res[i], errs[i] = m.Quantize(w[r0*a.Cols:r1*a.Cols], part, nil)
-		}()
-	}
-	wg.Wait()
-	for i, q := range res {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
-		if q != nil {
-			out = append(out, q)
+		out[i], errs[i] = m.Quantize(w[r0*a.Cols:r1*a.Cols], part, nil)
+	})
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -485,7 +471,7 @@ func decodeQuantized(mf *runtime.ModelFiles, ck *runtime.Checkpoint, man *Manife
 			if !ok {
 				return nil, fmt.Errorf("%s: %s is missing stored tensor %q", manPath, t.Name, part.Name)
 			}
-			if ti.DType != part.DType || !sameShape64(ti.Shape, part.Shape) {
+			if ti.DType != part.DType || !slices.Equal(ti.Shape, part.Shape) {
 				return nil, fmt.Errorf("%s: stored tensor %q is %s %v, its spec needs %s %v", ti.File, part.Name, ti.DType, ti.Shape, part.DType, part.Shape)
 			}
 		}
@@ -552,18 +538,6 @@ func decodeOne(ck *runtime.Checkpoint, a Assignment, t ManifestTensor) (*Quantiz
 		out.Transform = tr
 	}
 	return out, nil
-}
-
-func sameShape64(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func init() {

@@ -2,10 +2,9 @@ package quant
 
 import (
 	"fmt"
+	"github.com/hyquant/hyquant/internal/parallel"
 	"math"
-	"runtime"
 	"sort"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/lapack/gonum"
@@ -153,16 +152,9 @@ func applyRotations(vt []float64, n, l, m int, cs, sn []float64) {
 			copy(vt[l*n+c0:l*n+c0+w], y)
 		}
 	}
-	t := runtime.GOMAXPROCS(0)
-	if (m-l)*n < 1<<15 || t == 1 {
+	if (m-l)*n < 1<<15 {
 		sweep(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	for j := 0; j < t; j++ {
-		k0, k1 := j*n/t, (j+1)*n/t
-		wg.Add(1)
-		go func() { defer wg.Done(); sweep(k0, k1) }()
-	}
-	wg.Wait()
+	parallel.For(n, 1, sweep)
 }

@@ -2,8 +2,8 @@ package quant
 
 import (
 	"fmt"
+	"github.com/hyquant/hyquant/internal/parallel"
 	"math"
-	"runtime"
 	"sort"
 	"sync"
 
@@ -219,7 +219,7 @@ func RoundGPTQ(w, h []float64, g Grid, sc Scheme, o GPTQOptions, name string) (*
 	for i1 := 0; i1 < n; i1 += bs {
 		i2 := min(i1+bs, n)
 		bw := i2 - i1
-		parallelRows(rows, func(r0, r1 int) {
+		parallel.For(rows, 1, func(r0, r1 int) {
 			for r := r0; r < r1; r++ {
 				row := w[r*n : (r+1)*n]
 				er := errs[r*bw : (r+1)*bw]
@@ -414,7 +414,7 @@ func lazyUpdate(w []float64, rows, n int, errs []float64, u []float64, i1, i2 in
 			e32[i] = float32(v)
 		}
 		kernels.MatMulNN(prod, e32, ub, m, rest, bw)
-		parallelRows(m, func(a, b int) {
+		parallel.For(m, 1, func(a, b int) {
 			for r := a; r < b; r++ {
 				dst := w[(r0+r)*n+i2 : (r0+r+1)*n]
 				for j, v := range prod[r*rest : (r+1)*rest] {
@@ -423,23 +423,6 @@ func lazyUpdate(w []float64, rows, n int, errs []float64, u []float64, i1, i2 in
 			}
 		})
 	}
-}
-
-// parallelRows splits rows 0…n-1 into contiguous ranges run on GOMAXPROCS
-// goroutines.
-func parallelRows(n int, body func(r0, r1 int)) {
-	t := min(runtime.GOMAXPROCS(0), n)
-	if t <= 1 {
-		body(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for i := 0; i < t; i++ {
-		r0, r1 := i*n/t, (i+1)*n/t
-		wg.Add(1)
-		go func() { defer wg.Done(); body(r0, r1) }()
-	}
-	wg.Wait()
 }
 
 // permuteColumns reorders each row of the rows×n matrix w so that new

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
@@ -83,7 +84,7 @@ func (t ManifestTensor) assignment(inv *runtime.Inventory) (Assignment, error) {
 	if !ok {
 		return fail("not a parameter of this model's config")
 	}
-	if !sameInts(p.Shape, t.Shape) {
+	if !slices.Equal(p.Shape, t.Shape) {
 		return fail("shape %v, but the config implies %v", t.Shape, p.Shape)
 	}
 	src := safetensors.DType(t.Source)
@@ -149,18 +150,6 @@ func (t ManifestTensor) assignment(inv *runtime.Inventory) (Assignment, error) {
 		}
 	}
 	return a, nil
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // ReadManifest reads and checks a quantised checkpoint's manifest.

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"github.com/hyquant/hyquant/internal/parallel"
 	"math"
 
 	"github.com/hyquant/hyquant/kernels"
@@ -34,7 +35,7 @@ func (a *Attention) forward(p *pass, out, x []float32, n int) {
 		for h := kv * group; h < (kv+1)*group; h++ {
 			gatherHead(qh, q, n, qw, h*D, D)
 			kernels.MatMulNT(scores, qh, kh, n, n, D)
-			parallelFor(n, 32, func(lo, hi int) {
+			parallel.For(n, 32, func(lo, hi int) {
 				for i := lo; i < hi; i++ {
 					row := scores[i*n : i*n+i+1] // causal: keys 0..i
 					for j := range row {

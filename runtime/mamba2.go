@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"github.com/hyquant/hyquant/internal/parallel"
 	"math"
 
 	"github.com/hyquant/hyquant/kernels"
@@ -43,7 +44,7 @@ func (m *Mamba2Mixer) forward(p *pass, out, x []float32, n int) {
 	// Causal depthwise convolution over time, then SiLU.
 	xbc := p.buf(n * cd)
 	K := m.Kernel
-	parallelFor(n, 32, func(lo, hi int) {
+	parallel.For(n, 32, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			row := xbc[t*cd : (t+1)*cd]
 			copy(row, m.ConvBias)
@@ -78,7 +79,7 @@ func (m *Mamba2Mixer) forward(p *pass, out, x []float32, n int) {
 	y := p.buf(n * I)
 	P, N, G := m.HeadDim, m.State, m.Groups
 	perGroup := H / G
-	parallelFor(H, 1, func(lo, hi int) {
+	parallel.For(H, 1, func(lo, hi int) {
 		state := make([]float32, P*N)
 		for h := lo; h < hi; h++ {
 			clear(state)
@@ -89,7 +90,7 @@ func (m *Mamba2Mixer) forward(p *pass, out, x []float32, n int) {
 
 	// Gated, grouped RMSNorm: y * silu(gate), normalised in groups of I/G.
 	gs := I / G
-	parallelFor(n, 32, func(lo, hi int) {
+	parallel.For(n, 32, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			yt := y[t*I : (t+1)*I]
 			kernels.SiLUMul(yt, proj[t*pw:t*pw+I])

@@ -1,6 +1,10 @@
 package runtime
 
-import "github.com/hyquant/hyquant/kernels"
+import (
+	"github.com/hyquant/hyquant/kernels"
+
+	"github.com/hyquant/hyquant/internal/parallel"
+)
 
 // MLP is NemotronH's feed-forward mixer: down_proj(act(up_proj(x))) with
 // squared ReLU (relu2) or SiLU, no gate.
@@ -18,7 +22,7 @@ func (m *MLP) forward(p *pass, out, x []float32, n int) {
 	if m.Activation == "silu" {
 		act = kernels.SiLU
 	}
-	parallelFor(n, 16, func(lo, hi int) { act(h[lo*inner : hi*inner]) })
+	parallel.For(n, 16, func(lo, hi int) { act(h[lo*inner : hi*inner]) })
 	p.apply(m.DownName, m.Down, out, h, n)
 }
 

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"github.com/hyquant/hyquant/internal/parallel"
 	"math"
 
 	"github.com/hyquant/hyquant/kernels"
@@ -258,7 +259,7 @@ func (m *Model) NLL(ids []int) ([]float64, error) {
 	for t0 := 0; t0 < n-1; t0 += rows {
 		r := min(rows, n-1-t0)
 		p.apply(LMHeadName, m.LMHead, logits, h[t0*d:(t0+r)*d], r)
-		parallelFor(r, 8, func(lo, hi int) {
+		parallel.For(r, 8, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				row := logits[i*V : (i+1)*V]
 				nll[t0+i] = kernels.LogSumExp(row) - float64(row[ids[t0+i+1]])

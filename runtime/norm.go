@@ -1,11 +1,15 @@
 package runtime
 
-import "math"
+import (
+	"math"
+
+	"github.com/hyquant/hyquant/internal/parallel"
+)
 
 // rmsNorm writes weight * x / sqrt(mean(x^2) + eps) for each of the n rows
 // of width d (NemotronH's RMSNorm; the mean is accumulated in float64).
 func rmsNorm(dst, x, weight []float32, n, d int, eps float64) {
-	parallelFor(n, 64, func(lo, hi int) {
+	parallel.For(n, 64, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			normalizeRow(dst[t*d:(t+1)*d], x[t*d:(t+1)*d], weight, eps)
 		}

@@ -9,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/hyquant/hyquant/internal/atomicfile"
+	"github.com/hyquant/hyquant/internal/parallel"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
 
@@ -115,21 +115,14 @@ func fillSynthetic(dst []float32, p Param, cfg *Config, seed uint64, off int64) 
 	h.Write([]byte(p.Name))
 	base := h.Sum64() ^ seed*0x9e3779b97f4a7c15
 	const sub = 1 << 16
-	var wg sync.WaitGroup
 	parts := (len(dst) + sub - 1) / sub
-	workers := min(parts, 4)
-	for wkr := 0; wkr < workers; wkr++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := wkr; c < parts; c += workers {
-				lo, hi := c*sub, min((c+1)*sub, len(dst))
-				rng := rand.New(rand.NewPCG(base, uint64(off)+uint64(lo)))
-				fillRange(dst[lo:hi], p, cfg, rng)
-			}
-		}()
-	}
-	wg.Wait()
+	parallel.Parts(parts, min(parts, 4), func(_, c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			lo, hi := c*sub, min((c+1)*sub, len(dst))
+			rng := rand.New(rand.NewPCG(base, uint64(off)+uint64(lo)))
+			fillRange(dst[lo:hi], p, cfg, rng)
+		}
+	})
 }
 
 func fillRange(dst []float32, p Param, cfg *Config, rng *rand.Rand) {

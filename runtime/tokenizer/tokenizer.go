@@ -32,6 +32,7 @@ package tokenizer
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/hyquant/hyquant/internal/parallel"
 	"os"
 	"runtime"
 	"sync"
@@ -363,26 +364,19 @@ func (tk *Tokenizer) encodeParallel(text string, segs []segment) []int {
 	}
 	workers := min(runtime.GOMAXPROCS(0), 8, len(pieces)/1024+1)
 	outs := make([][]int, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := len(pieces)*w/workers, len(pieces)*(w+1)/workers
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st := scratchPool.Get().(*bpeScratch)
-			defer scratchPool.Put(st)
-			ids := make([]int, 0, (hi-lo)+16)
-			for _, p := range pieces[lo:hi] {
-				if p.tok >= 0 {
-					ids = append(ids, tk.added[p.tok].ID)
-				} else {
-					ids = tk.model.appendWord(ids, text[p.start:p.end], st)
-				}
+	parallel.Parts(len(pieces), workers, func(w, lo, hi int) {
+		st := scratchPool.Get().(*bpeScratch)
+		defer scratchPool.Put(st)
+		ids := make([]int, 0, (hi-lo)+16)
+		for _, p := range pieces[lo:hi] {
+			if p.tok >= 0 {
+				ids = append(ids, tk.added[p.tok].ID)
+			} else {
+				ids = tk.model.appendWord(ids, text[p.start:p.end], st)
 			}
-			outs[w] = ids
-		}()
-	}
-	wg.Wait()
+		}
+		outs[w] = ids
+	})
 	n := 0
 	for _, o := range outs {
 		n += len(o)
