@@ -55,7 +55,7 @@ func (t *Table) widths() ([]int, []bool) {
 }
 
 func looksNumeric(s string) bool {
-	s = strings.TrimSpace(s)
+	s = strings.TrimLeft(strings.TrimSpace(s), "<>~≈")
 	if s == "" || s == "-" {
 		return true
 	}

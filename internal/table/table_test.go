@@ -9,6 +9,7 @@ func TestRenderAlignsNumbersRight(t *testing.T) {
 	tb := New("name", "bytes", "share")
 	tb.Row("ssm_in_proj", "1,824,522,240", "22.52%")
 	tb.Rule()
+	tb.Row("ssm_core", "8", "<0.01%")
 	tb.Row("total", "8", "-")
 	var b strings.Builder
 	tb.Render(&b)
@@ -16,6 +17,7 @@ func TestRenderAlignsNumbersRight(t *testing.T) {
 ----------------------------------
 ssm_in_proj  1,824,522,240  22.52%
 ----------------------------------
+ssm_core                 8  <0.01%
 total                    8       -
 `
 	if b.String() != want {
