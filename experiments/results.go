@@ -5,8 +5,9 @@ package experiments
 type Results struct {
 	Experiment string          `json:"experiment"` // experiment name
 	ConfigFile string          `json:"config_file"`
-	Model      string          `json:"model"`  // model reference as resolved
-	Params     int64           `json:"params"` // parameters of the model
+	Model      string          `json:"model"`             // model reference, usable as --model
+	ModelInfo  string          `json:"model_description"` // what the reference resolved to
+	Params     int64           `json:"params"`            // parameters of the model
 	Eval       EvalInfo        `json:"eval"`
 	Calib      CalibrationInfo `json:"calibration"`
 	Machine    MachineInfo     `json:"machine"`

@@ -82,7 +82,7 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 		return nil, fmt.Errorf("%s: the evaluation text has %d tokens, fewer than one window of %d", c.File, len(ids), c.Eval.SeqLen)
 	}
 	inv := runtime.BuildInventory(l.Files.Config)
-	res := &Results{Experiment: c.Name, ConfigFile: c.File, Model: l.Files.Describe(), Params: inv.TotalParams(),
+	res := &Results{Experiment: c.Name, ConfigFile: c.File, Model: l.Files.Ref, ModelInfo: l.Files.Describe(), Params: inv.TotalParams(),
 		Eval:    EvalInfo{Text: text.Name, SeqLen: c.Eval.SeqLen, MaxWindows: c.Eval.MaxWindows, Windows: len(windows), Tokens: len(windows) * c.Eval.SeqLen},
 		Calib:   CalibrationInfo{Text: c.Calibration.Text, Segments: c.Calibration.Segments, Length: c.Calibration.Length, Seed: c.Calibration.Seed},
 		Machine: MachineInfo{CPU: sysinfo.CPUModel(), Threads: goruntime.GOMAXPROCS(0), GoVer: goruntime.Version()},

@@ -44,6 +44,9 @@ func markdown(dir string, d *data, figs []figureResult) string {
 		p("- **Experiment:** `%s` (config copy: `%s`).\n", name, slash(filepath.Join(dir, "experiment.yaml")))
 	}
 	p("- **Model:** `%s`", orDash(r.Model))
+	if r.ModelInfo != "" && r.ModelInfo != r.Model {
+		p(" (%s)", r.ModelInfo)
+	}
 	if r.Params > 0 {
 		p(", %s parameters", units.Commas(r.Params))
 	}
