@@ -101,110 +101,71 @@ func (d *Dense) block(_ []float32, nr, j0, _, p0, kc int) ([]float32, int) {
 // safetensors file, never copied whole); they are widened to float32 block
 // by block while the GEMM packs its B panels. Each Apply reads the weights
 // once.
-type BF16Dense struct {
-	out, in int
-	raw     []byte
-	bias    []float32
-}
+type BF16Dense struct{ halfDense }
+
+// FP16Dense is BF16Dense for IEEE binary16 weights.
+type FP16Dense struct{ halfDense }
 
 // NewBF16Dense returns a Linear over raw (out×in bf16 values, row-major,
 // 2·out·in bytes) and optional bias. It panics if a size does not match.
 func NewBF16Dense(raw []byte, out, in int, bias []float32) *BF16Dense {
 	checkLinear("NewBF16Dense", out, in, len(raw), 2*out*in, bias)
-	return &BF16Dense{out: out, in: in, raw: raw[:2*out*in], bias: bias}
-}
-
-// In is the input width.
-func (d *BF16Dense) In() int { return d.in }
-
-// Out is the output width.
-func (d *BF16Dense) Out() int { return d.out }
-
-// Raw returns the bf16 bytes the Linear reads.
-func (d *BF16Dense) Raw() []byte { return d.raw }
-
-// Bias returns the bias given to NewBF16Dense (nil for none).
-func (d *BF16Dense) Bias() []float32 { return d.bias }
-
-// Apply computes y[n×out] = x[n×in]·Wᵀ + bias.
-func (d *BF16Dense) Apply(y, x []float32, n int) {
-	checkApply(d, y, x, n)
-	gemm(currentKernel(), y, d.out, x, d.in, bf16Operand{d.raw, d.in}, n, d.out, d.in, d.bias)
-}
-
-// FP16Dense is BF16Dense for IEEE binary16 weights.
-type FP16Dense struct {
-	out, in int
-	raw     []byte
-	bias    []float32
+	return &BF16Dense{halfDense{out: out, in: in, raw: raw[:2*out*in], bias: bias}}
 }
 
 // NewFP16Dense returns a Linear over raw (out×in fp16 values, row-major,
 // 2·out·in bytes) and optional bias. It panics if a size does not match.
 func NewFP16Dense(raw []byte, out, in int, bias []float32) *FP16Dense {
 	checkLinear("NewFP16Dense", out, in, len(raw), 2*out*in, bias)
-	return &FP16Dense{out: out, in: in, raw: raw[:2*out*in], bias: bias}
+	return &FP16Dense{halfDense{out: out, in: in, raw: raw[:2*out*in], bias: bias, fp16: true}}
+}
+
+// halfDense is the Linear over 16-bit float weights behind BF16Dense and
+// FP16Dense.
+type halfDense struct {
+	out, in int
+	raw     []byte
+	bias    []float32
+	fp16    bool // IEEE binary16; bfloat16 otherwise
 }
 
 // In is the input width.
-func (d *FP16Dense) In() int { return d.in }
+func (d *halfDense) In() int { return d.in }
 
 // Out is the output width.
-func (d *FP16Dense) Out() int { return d.out }
+func (d *halfDense) Out() int { return d.out }
 
-// Raw returns the fp16 bytes the Linear reads.
-func (d *FP16Dense) Raw() []byte { return d.raw }
+// Raw returns the 16-bit float bytes the Linear reads.
+func (d *halfDense) Raw() []byte { return d.raw }
 
-// Bias returns the bias given to NewFP16Dense (nil for none).
-func (d *FP16Dense) Bias() []float32 { return d.bias }
+// Bias returns the bias given at construction (nil for none).
+func (d *halfDense) Bias() []float32 { return d.bias }
 
 // Apply computes y[n×out] = x[n×in]·Wᵀ + bias.
-func (d *FP16Dense) Apply(y, x []float32, n int) {
+func (d *halfDense) Apply(y, x []float32, n int) {
 	checkApply(d, y, x, n)
-	gemm(currentKernel(), y, d.out, x, d.in, fp16Operand{d.raw, d.in}, n, d.out, d.in, d.bias)
+	gemm(currentKernel(), y, d.out, x, d.in, half16Operand{d.raw, d.in, d.fp16}, n, d.out, d.in, d.bias)
 }
 
-// bf16Operand is a row-major out×in bf16 B.
-type bf16Operand struct {
-	raw []byte
-	in  int
+// half16Operand is a row-major out×in B of bf16 or fp16 values.
+type half16Operand struct {
+	raw  []byte
+	in   int
+	fp16 bool
 }
 
-func (o bf16Operand) block(buf []float32, nr, j0, nc, p0, kc int) ([]float32, int) {
+func (o half16Operand) block(buf []float32, nr, j0, nc, p0, kc int) ([]float32, int) {
 	return packBlock(o, buf, nr, j0, nc, p0, kc)
 }
 
-func (o bf16Operand) packPanel(dst []float32, nr, j0, w, p0, kc int) {
+func (o half16Operand) packPanel(dst []float32, nr, j0, w, p0, kc int) {
 	src := o.raw[2*(j0*o.in+p0):]
 	lds := 2 * o.in
-	rows, cols := packHalf16(dst, nr, src, lds, w, kc, false)
-	for j := 0; j < w; j++ {
-		p0 := 0
-		if j < rows {
-			p0 = cols
-		}
-		row := src[j*lds : j*lds+2*kc]
-		for p := p0; p < kc; p++ {
-			dst[p*nr+j] = bf16ToFloat32(binary.LittleEndian.Uint16(row[2*p:]))
-		}
+	rows, cols := packHalf16(dst, nr, src, lds, w, kc, o.fp16)
+	widen := bf16ToFloat32
+	if o.fp16 {
+		widen = fp16ToFloat32
 	}
-	zeroColumns(dst, nr, w, kc)
-}
-
-// fp16Operand is a row-major out×in fp16 B.
-type fp16Operand struct {
-	raw []byte
-	in  int
-}
-
-func (o fp16Operand) block(buf []float32, nr, j0, nc, p0, kc int) ([]float32, int) {
-	return packBlock(o, buf, nr, j0, nc, p0, kc)
-}
-
-func (o fp16Operand) packPanel(dst []float32, nr, j0, w, p0, kc int) {
-	src := o.raw[2*(j0*o.in+p0):]
-	lds := 2 * o.in
-	rows, cols := packHalf16(dst, nr, src, lds, w, kc, true)
 	for j := 0; j < w; j++ {
 		p0 := 0
 		if j < rows {
@@ -212,7 +173,7 @@ func (o fp16Operand) packPanel(dst []float32, nr, j0, w, p0, kc int) {
 		}
 		row := src[j*lds : j*lds+2*kc]
 		for p := p0; p < kc; p++ {
-			dst[p*nr+j] = fp16ToFloat32(binary.LittleEndian.Uint16(row[2*p:]))
+			dst[p*nr+j] = widen(binary.LittleEndian.Uint16(row[2*p:]))
 		}
 	}
 	zeroColumns(dst, nr, w, kc)

@@ -99,20 +99,12 @@ func (r rawNT) dot4(_ []float32, j, cnt, p0, kc int, x *[4]*float32, res *[16]fl
 	gemvF32(kc, &w, x, res)
 }
 
-func (o bf16Operand) dot4(_ []float32, j, cnt, p0, kc int, x *[4]*float32, res *[16]float32) {
+func (o half16Operand) dot4(_ []float32, j, cnt, p0, kc int, x *[4]*float32, res *[16]float32) {
 	var w [4]*byte
 	for i := range w {
 		w[i] = &o.raw[2*((j+min(i, cnt-1))*o.in+p0)]
 	}
-	gemvHalf(kc, &w, x, res, false)
-}
-
-func (o fp16Operand) dot4(_ []float32, j, cnt, p0, kc int, x *[4]*float32, res *[16]float32) {
-	var w [4]*byte
-	for i := range w {
-		w[i] = &o.raw[2*((j+min(i, cnt-1))*o.in+p0)]
-	}
-	gemvHalf(kc, &w, x, res, true)
+	gemvHalf(kc, &w, x, res, o.fp16)
 }
 
 // dot4 dequantises the rows into buf, one run of columns sharing a scale at

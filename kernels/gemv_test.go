@@ -29,8 +29,8 @@ func TestGEMV(t *testing.T) {
 		rawB, rawH = nanPaddedBytes(rawB), nanPaddedBytes(rawH)
 		sources := []source{
 			{"f32", rawNT{b: w, ldb: k}, w},
-			{"bf16", bf16Operand{rawB, k}, wB},
-			{"fp16", fp16Operand{rawH, k}, wH},
+			{"bf16", half16Operand{rawB, k, false}, wB},
+			{"fp16", half16Operand{rawH, k, true}, wH},
 		}
 		for bits := 2; bits <= 8; bits++ {
 			for _, l := range quantLayouts {

@@ -24,8 +24,8 @@ func TestPackersMatchPortable(t *testing.T) {
 	rawH, _ := halfWeights(rng, out, in, true)
 	ops := map[string]panelPacker{
 		"f32":  rawNT{b: w, ldb: in},
-		"bf16": bf16Operand{rawB, in},
-		"fp16": fp16Operand{rawH, in},
+		"bf16": half16Operand{rawB, in, false},
+		"fp16": half16Operand{rawH, in, true},
 	}
 	for _, bits := range []int{8, 4, 3} {
 		for _, l := range quantLayouts {
