@@ -49,17 +49,21 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 	if err := copyConfig(c); err != nil {
 		return nil, err
 	}
+	// Records of an earlier run of this experiment: reused when their hash
+	// matches (unless Force), and kept in results.json until this run
+	// replaces them, so an interrupted resume or --force loses nothing.
 	prev := map[string]RunResult{}
-	if !o.Force {
-		old, err := ReadResults(c.Output)
-		switch {
-		case err == nil:
+	var earlier []RunResult
+	switch old, err := ReadResults(c.Output); {
+	case err == nil:
+		earlier = old.Runs
+		if !o.Force {
 			for _, r := range old.Runs {
 				prev[r.Hash] = r
 			}
-		case !errors.Is(err, os.ErrNotExist):
-			return nil, err
 		}
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, err
 	}
 
 	fmt.Fprintf(o.Log, "Loading model %s\n", modelName(c.Model))
@@ -87,7 +91,7 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 		Calib:   CalibrationInfo{Text: c.Calibration.Text, Segments: c.Calibration.Segments, Length: c.Calibration.Length, Seed: c.Calibration.Seed},
 		Machine: MachineInfo{CPU: sysinfo.CPUModel(), Threads: goruntime.GOMAXPROCS(0), GoVer: goruntime.Version()},
 	}
-	save := func() error { return writeResults(c.Output, res) }
+	save := func() error { return writeResults(c.Output, withEarlier(res, earlier)) }
 
 	e := &executor{c: c, o: o, ctx: ctx, l: l, ids: ids, inv: inv}
 	// The baseline: the float model.
@@ -153,7 +157,29 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	return res, save()
+	// Every configured run is in res now; earlier records of runs the config
+	// no longer has are dropped.
+	if n := len(withEarlier(res, earlier).Runs) - len(res.Runs); n > 0 {
+		fmt.Fprintf(o.Log, "%d record(s) of runs no longer in %s dropped from %s\n", n, c.File, ResultsFile)
+	}
+	return res, writeResults(c.Output, res)
+}
+
+// withEarlier returns res with the earlier records whose run names res does
+// not hold yet appended.
+func withEarlier(res *Results, earlier []RunResult) *Results {
+	have := map[string]bool{}
+	for _, r := range res.Runs {
+		have[r.Name] = true
+	}
+	out := *res
+	out.Runs = append([]RunResult(nil), res.Runs...)
+	for _, r := range earlier {
+		if !have[r.Name] {
+			out.Runs = append(out.Runs, r)
+		}
+	}
+	return &out
 }
 
 type executor struct {

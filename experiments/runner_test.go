@@ -102,6 +102,17 @@ func TestExecuteResumesAndSurvivesInterruption(t *testing.T) {
 		t.Errorf("run plan not recorded: %v", err)
 	}
 
+	// An interrupted --force (or resume) loses nothing: the records it has
+	// not redone yet stay in results.json.
+	ctx, cancel = context.WithCancel(context.Background())
+	if _, err := experiments.Execute(ctx, c, experiments.Options{Quiet: true, Force: true, Log: cancelOn{"[1/3]", cancel}}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted forced run returned %v", err)
+	}
+	kept, err := experiments.ReadResults(out)
+	if err != nil || len(kept.Runs) != 4 {
+		t.Fatalf("after an interrupted forced run results hold %v (%v)", runNames(kept), err)
+	}
+
 	// Same config, same numbers: a forced recomputation reproduces them.
 	res3, err := experiments.Execute(context.Background(), c, experiments.Options{Quiet: true, Force: true})
 	if err != nil {
