@@ -123,6 +123,7 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 		if r, ok := prev[rr.Hash]; ok && r.Name == run.Name {
 			fmt.Fprintf(o.Log, "[%d/%d] %s: done before (ppl %.4f), skipped\n", i+1, len(c.Runs), run.Name, r.PPL)
 			r.DeltaPPL = r.PPL - base.PPL
+			r.Config = rr.Config // derived from the plan: refreshed, not trusted from the file
 			res.Runs = append(res.Runs, r)
 			continue
 		}
@@ -298,6 +299,9 @@ func runConfig(run Run) RunConfig {
 			best, rc.Method, rc.Bits = w, s.Method, s.Bits
 			if s.Rotation != "" {
 				rc.Method += "-" + s.Rotation
+			}
+			if s.Rounding != "" && s.Rounding != "rtn" {
+				rc.Method += "-" + s.Rounding
 			}
 		}
 	}
