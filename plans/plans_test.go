@@ -34,7 +34,7 @@ func TestSeedPlans8B(t *testing.T) {
 		conv, ffn, vocab = 10240, 21504, 131072
 	)
 	g128 := func(rows, cols int64) int64 { return rows * (cols/2 + cols/128*2) } // 4-bit codes + fp16 scale per 128
-	ch8 := func(rows, cols int64) int64 { return rows * (cols + 2) }              // int8 codes + fp16 scale per row
+	ch8 := func(rows, cols int64) int64 { return rows * (cols + 2) }             // int8 codes + fp16 scale per row
 	common := mamba*(g128(inProj, h)+g128(h, inner)+ch8(conv, 4)+conv*2+ch8(1, inner)+3*128*2) +
 		mlp*(ch8(ffn, h)+ch8(h, ffn)) +
 		attn*(ch8(4096, h)+2*ch8(1024, h)+ch8(h, 4096)) +
