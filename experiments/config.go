@@ -252,19 +252,7 @@ func parseSweep(n yamlx.Node) ([]Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	mn, err := m.Require("methods")
-	if err != nil {
-		return nil, err
-	}
-	methods, err := mn.Seq()
-	if err != nil {
-		return nil, err
-	}
-	bits, err := intList(m, "bits")
-	if err != nil {
-		return nil, err
-	}
-	gran, err := m.String("granularity", "group:128")
+	methods, bits, gran, err := generatorAxes(m, "methods")
 	if err != nil {
 		return nil, err
 	}
@@ -321,23 +309,11 @@ func parseSensitivity(n yamlx.Node) ([]Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	cn, err := m.Require("categories")
-	if err != nil {
-		return nil, err
-	}
-	items, err := cn.Seq()
-	if err != nil {
-		return nil, err
-	}
-	bits, err := intList(m, "bits")
+	items, bits, gran, err := generatorAxes(m, "categories")
 	if err != nil {
 		return nil, err
 	}
 	method, err := m.String("method", "rtn")
-	if err != nil {
-		return nil, err
-	}
-	gran, err := m.String("granularity", "group:128")
 	if err != nil {
 		return nil, err
 	}
@@ -361,6 +337,23 @@ func parseSensitivity(n yamlx.Node) ([]Run, error) {
 		}
 	}
 	return runs, m.Done("categories", "bits", "method", "granularity")
+}
+
+// generatorAxes reads what a sweep and a sensitivity block share: the
+// list under listKey, the bit widths and the granularity (default group:128).
+func generatorAxes(m *yamlx.Map, listKey string) (items []yamlx.Node, bits []int, gran string, err error) {
+	ln, err := m.Require(listKey)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if items, err = ln.Seq(); err != nil {
+		return nil, nil, "", err
+	}
+	if bits, err = intList(m, "bits"); err != nil {
+		return nil, nil, "", err
+	}
+	gran, err = m.String("granularity", "group:128")
+	return items, bits, gran, err
 }
 
 func intList(m *yamlx.Map, key string) ([]int, error) {

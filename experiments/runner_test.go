@@ -3,7 +3,7 @@ package experiments_test
 import (
 	"context"
 	"errors"
-	"image/png"
+	"github.com/hyquant/hyquant/internal/pngcheck"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,25 +140,13 @@ func TestExecuteResumesAndSurvivesInterruption(t *testing.T) {
 
 func checkPNG(t *testing.T, path string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
+	img, err := pngcheck.Read(path)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	b := img.Bounds()
-	colors := map[[4]uint32]bool{}
-	for y := b.Min.Y; y < b.Max.Y; y += 3 {
-		for x := b.Min.X; x < b.Max.X; x += 3 {
-			r, g, bb, a := img.At(x, y).RGBA()
-			colors[[4]uint32{r, g, bb, a}] = true
-		}
-	}
-	if b.Dx() < 600 || b.Dy() < 400 || len(colors) < 32 {
-		t.Errorf("%s: %dx%d with %d colours looks empty", path, b.Dx(), b.Dy(), len(colors))
+	b, s := img.Bounds(), pngcheck.Measure(img)
+	if b.Dx() < 600 || b.Dy() < 400 || s.Distinct < 32 || s.DominantFrac > 0.975 || s.Inked < 0.015 {
+		t.Errorf("%s: %dx%d, %+v looks empty", path, b.Dx(), b.Dy(), s)
 	}
 }
 

@@ -3,9 +3,9 @@ package reports
 import (
 	"encoding/json"
 	"flag"
+	"github.com/hyquant/hyquant/internal/pngcheck"
 	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -38,44 +38,11 @@ func fixture(t *testing.T) *experiments.Results {
 
 func readPNG(t *testing.T, path string) image.Image {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
+	img, err := pngcheck.Read(path)
 	if err != nil {
 		t.Fatalf("%s: %v", filepath.Base(path), err)
 	}
 	return img
-}
-
-type colourStats struct {
-	distinct     int
-	dominantFrac float64 // share of the most common colour
-	inked        float64 // share of pixels that are not near-white
-}
-
-func statsOf(img image.Image) colourStats {
-	b := img.Bounds()
-	counts := map[color.RGBA]int{}
-	inked := 0
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, a := img.At(x, y).RGBA()
-			c := color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), uint8(a >> 8)}
-			counts[c]++
-			if c.R < 235 || c.G < 235 || c.B < 235 {
-				inked++
-			}
-		}
-	}
-	n := b.Dx() * b.Dy()
-	most := 0
-	for _, v := range counts {
-		most = max(most, v)
-	}
-	return colourStats{len(counts), float64(most) / float64(n), float64(inked) / float64(n)}
 }
 
 // countNear counts pixels within tol (per channel) of a colour.
@@ -113,16 +80,16 @@ func checkPNG(t *testing.T, path string, w, h int, mustShow map[string]color.Col
 	if img.Bounds().Dx() < 900 || img.Bounds().Dy() < 600 {
 		t.Errorf("%s: smaller than 900×600", name)
 	}
-	s := statsOf(img)
-	t.Logf("%s: %d colours, dominant %.1f%%, inked %.1f%%", name, s.distinct, 100*s.dominantFrac, 100*s.inked)
-	if s.distinct < 64 {
-		t.Errorf("%s: only %d distinct colours", name, s.distinct)
+	s := pngcheck.Measure(img)
+	t.Logf("%s: %d colours, dominant %.1f%%, inked %.1f%%", name, s.Distinct, 100*s.DominantFrac, 100*s.Inked)
+	if s.Distinct < 64 {
+		t.Errorf("%s: only %d distinct colours", name, s.Distinct)
 	}
-	if s.dominantFrac > 0.975 {
-		t.Errorf("%s: %.1f%% of pixels are one colour", name, 100*s.dominantFrac)
+	if s.DominantFrac > 0.975 {
+		t.Errorf("%s: %.1f%% of pixels are one colour", name, 100*s.DominantFrac)
 	}
-	if s.inked < 0.015 {
-		t.Errorf("%s: only %.1f%% of pixels carry ink", name, 100*s.inked)
+	if s.Inked < 0.015 {
+		t.Errorf("%s: only %.1f%% of pixels carry ink", name, 100*s.Inked)
 	}
 	for what, c := range mustShow {
 		if n := countNear(img, c, 6); n < 40 {
