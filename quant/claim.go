@@ -38,6 +38,10 @@ func CheckClaim(f Footprint) ClaimCheck {
 	}
 	d := c.BaselineClaimUnits - ClaimBaseline
 	c.BaselineMatches = d > -0.005 && d < 0.005
-	c.Reaches58 = c.Reduction >= 0.575
+	c.Reaches58 = ReachesClaim(c.Reduction)
 	return c
 }
+
+// ReachesClaim reports whether a reduction rounds to the claim's 58% or
+// more (57.5% and above).
+func ReachesClaim(reduction float64) bool { return reduction >= ClaimReduction-0.005 }

@@ -3,7 +3,6 @@ package quant
 import (
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/hyquant/hyquant/internal/yamlx"
@@ -368,25 +367,6 @@ func (r *Resolved) TensorSpecs() []safetensors.TensorSpec {
 		out = append(out, Layout(a)...)
 	}
 	return out
-}
-
-// SortedCategories returns the plan's categories in display order.
-func (p *Plan) SortedCategories() []runtime.Category {
-	var out []runtime.Category
-	for c := range p.Categories {
-		out = append(out, c)
-	}
-	sort.Slice(out, func(i, j int) bool { return categoryIndex(out[i]) < categoryIndex(out[j]) })
-	return out
-}
-
-func categoryIndex(c runtime.Category) int {
-	for i, x := range runtime.Categories {
-		if x == c {
-			return i
-		}
-	}
-	return len(runtime.Categories)
 }
 
 // QuantizedCount is the number of parameters the plan quantises.

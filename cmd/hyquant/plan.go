@@ -221,7 +221,7 @@ func printClaim(w io.Writer, planName string, f quant.Footprint, c quant.ClaimCh
 	sort.Strings(names)
 	for _, n := range names {
 		mark := "no"
-		if shipped[n] >= 0.575 {
+		if quant.ReachesClaim(shipped[n]) {
 			mark = "yes"
 		}
 		fmt.Fprintf(w, "  Shipped plan %-10s reduction %s, reaches 58%%: %s\n", n, units.Percent(shipped[n]), mark)

@@ -49,19 +49,6 @@ func Both(b int64) string {
 	return GBString(b) + " (" + GiBString(b) + ")"
 }
 
-// Human picks a readable decimal unit for smaller sizes: "30.4 MB".
-func Human(b int64) string {
-	switch {
-	case b >= GB:
-		return fmt.Sprintf("%.2f GB", float64(b)/GB)
-	case b >= MB:
-		return fmt.Sprintf("%.1f MB", float64(b)/MB)
-	case b >= 1000:
-		return fmt.Sprintf("%.1f kB", float64(b)/1e3)
-	}
-	return fmt.Sprintf("%d B", b)
-}
-
 // Percent formats a fraction as a percentage with two decimals; a positive
 // fraction too small to show is "<0.01%", never a misleading "0.00%".
 func Percent(f float64) string {

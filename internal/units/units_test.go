@@ -12,7 +12,6 @@ func TestFormats(t *testing.T) {
 		Percent(0.5785):    "57.85%",
 		Percent(0.000001):  "<0.01%",
 		Percent(0):         "0.00%",
-		Human(1500):        "1.5 kB",
 	}
 	for got, want := range cases {
 		if got != want {
