@@ -378,6 +378,20 @@ func (h hline) Plot(c draw.Canvas, p *plot.Plot) {
 	}
 }
 
+// vline is a vertical reference line across the data area.
+type vline struct {
+	X     float64
+	Style draw.LineStyle
+}
+
+func (v vline) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, _ := p.Transforms(&c)
+	x := trX(v.X)
+	if c.ContainsX(x) {
+		c.StrokeLine2(v.Style, x, c.Min.Y, x, c.Max.Y)
+	}
+}
+
 // logTicks: gonum's LogTicks labels only powers of ten, which leaves
 // a span like 150–2000 with one label. logTicks labels 1, 2 and 5 times
 // powers of ten (and every integer multiple when the span is short).

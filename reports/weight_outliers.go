@@ -84,20 +84,6 @@ func quantile(v []float64, q float64) float64 {
 	return s[i]*(1-f) + s[i+1]*f
 }
 
-// vline is a vertical reference line across the data area.
-type vline struct {
-	X     float64
-	Style draw.LineStyle
-}
-
-func (v vline) Plot(c draw.Canvas, p *plot.Plot) {
-	trX, _ := p.Transforms(&c)
-	x := trX(v.X)
-	if c.ContainsX(x) {
-		c.StrokeLine2(v.Style, x, c.Min.Y, x, c.Max.Y)
-	}
-}
-
 func weightOutliersFigure(dir string, d *data) (figureResult, error) {
 	sums := weightSummaries(d)
 	if len(sums) == 0 {
