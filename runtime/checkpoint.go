@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
+	"github.com/hyquant/hyquant/runtime/gguf"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
 
@@ -22,11 +24,54 @@ type Checkpoint struct {
 	Dir    string
 	Files  []*safetensors.File
 	byName map[string]tensorRef
+
+	// A GGUF file seen under Hub names (openGGUFCheckpoint).
+	gguf      *gguf.File
+	ggufNames map[string]GGUFTensorName
 }
 
+// tensorRef is a tensor of a safetensors file, or (mem) one made on demand
+// from another format.
 type tensorRef struct {
 	file *safetensors.File
 	info safetensors.TensorInfo
+	mem  *memTensor
+}
+
+// memTensor is a tensor whose bytes are produced when first read (mapped
+// bytes, or a conversion of them) and then kept.
+type memTensor struct {
+	info safetensors.TensorInfo
+	file string
+	load func() ([]byte, error)
+
+	once sync.Once
+	data []byte
+	err  error
+}
+
+func (m *memTensor) bytes() ([]byte, error) {
+	m.once.Do(func() {
+		m.data, m.err = m.load()
+		if m.err == nil && int64(len(m.data)) != m.info.Bytes() {
+			m.err = &CheckpointError{File: m.file, Msg: fmt.Sprintf("tensor %q: %d bytes, want %d", m.info.Name, len(m.data), m.info.Bytes())}
+		}
+	})
+	return m.data, m.err
+}
+
+func (r tensorRef) path() string {
+	if r.mem != nil {
+		return r.mem.file
+	}
+	return r.file.Path
+}
+
+func (r tensorRef) tensorInfo() safetensors.TensorInfo {
+	if r.mem != nil {
+		return r.mem.info
+	}
+	return r.info
 }
 
 // TensorInfo is one tensor's description with the file that holds it.
@@ -213,7 +258,7 @@ func (c *Checkpoint) Lookup(name string) (TensorInfo, bool) {
 	if !ok {
 		return TensorInfo{}, false
 	}
-	return TensorInfo{TensorInfo: r.info, File: r.file.Path}, true
+	return TensorInfo{TensorInfo: r.tensorInfo(), File: r.path()}, true
 }
 
 // Raw returns a tensor's bytes without copying.
@@ -221,6 +266,10 @@ func (c *Checkpoint) Raw(name string) ([]byte, TensorInfo, error) {
 	r, ok := c.byName[name]
 	if !ok {
 		return nil, TensorInfo{}, &CheckpointError{File: c.Dir, Msg: fmt.Sprintf("checkpoint has no tensor %q", name)}
+	}
+	if r.mem != nil {
+		b, err := r.mem.bytes()
+		return b, TensorInfo{TensorInfo: r.mem.info, File: r.mem.file}, err
 	}
 	b, ti, err := r.file.Raw(name)
 	return b, TensorInfo{TensorInfo: ti, File: r.file.Path}, err
@@ -231,6 +280,17 @@ func (c *Checkpoint) ReadAt(name string, off int64, dst []byte) error {
 	r, ok := c.byName[name]
 	if !ok {
 		return &CheckpointError{File: c.Dir, Msg: fmt.Sprintf("checkpoint has no tensor %q", name)}
+	}
+	if r.mem != nil {
+		b, err := r.mem.bytes()
+		if err != nil {
+			return err
+		}
+		if off < 0 || off+int64(len(dst)) > int64(len(b)) {
+			return &CheckpointError{File: r.mem.file, Msg: fmt.Sprintf("tensor %q: read of [%d, %d) past its %d bytes", name, off, off+int64(len(dst)), len(b))}
+		}
+		copy(dst, b[off:])
+		return nil
 	}
 	return r.file.ReadAt(name, off, dst)
 }
@@ -244,6 +304,14 @@ func (c *Checkpoint) Float32(name string, shape ...int) ([]float32, error) {
 	if err := checkShape(r, shape); err != nil {
 		return nil, err
 	}
+	if r.mem != nil {
+		b, err := r.mem.bytes()
+		if err != nil {
+			return nil, err
+		}
+		v := make([]float32, r.mem.info.NumElements())
+		return v, safetensors.ToFloat32(v, b, r.mem.info.DType)
+	}
 	v, _, err := r.file.Float32(name)
 	return v, err
 }
@@ -252,12 +320,13 @@ func checkShape(r tensorRef, shape []int) error {
 	if shape == nil {
 		return nil
 	}
-	ok := len(shape) == len(r.info.Shape)
+	info := r.tensorInfo()
+	ok := len(shape) == len(info.Shape)
 	for i := 0; ok && i < len(shape); i++ {
-		ok = int64(shape[i]) == r.info.Shape[i]
+		ok = int64(shape[i]) == info.Shape[i]
 	}
 	if !ok {
-		return &CheckpointError{File: r.file.Path, Msg: fmt.Sprintf("tensor %q has shape %v, want %v", r.info.Name, r.info.Shape, shape)}
+		return &CheckpointError{File: r.path(), Msg: fmt.Sprintf("tensor %q has shape %v, want %v", info.Name, info.Shape, shape)}
 	}
 	return nil
 }
@@ -270,5 +339,27 @@ func (c *Checkpoint) Close() error {
 			first = err
 		}
 	}
+	if c.gguf != nil {
+		if err := c.gguf.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
 	return first
+}
+
+// GGUF returns the GGUF file a checkpoint reads, or nil for safetensors.
+func (c *Checkpoint) GGUF() *gguf.File { return c.gguf }
+
+// GGUFTensor describes the GGUF tensor that holds a Hub parameter (ok is
+// false for safetensors checkpoints).
+func (c *Checkpoint) GGUFTensor(hub string) (*gguf.TensorInfo, GGUFTensorName, bool) {
+	if c.gguf == nil {
+		return nil, GGUFTensorName{}, false
+	}
+	n, ok := c.ggufNames[hub]
+	if !ok {
+		return nil, n, false
+	}
+	t, ok := c.gguf.Tensor(n.GGUF)
+	return t, n, ok
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hyquant/hyquant/models"
+	"github.com/hyquant/hyquant/runtime/gguf"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
 
@@ -22,6 +23,9 @@ type ModelFiles struct {
 	Embedded bool
 	// ConfigOnly is true when only a config was given: no weights, no tokenizer.
 	ConfigOnly bool
+	// GGUF is the path of a GGUF file when the model is one (Config then
+	// comes from its metadata); "" otherwise.
+	GGUF string
 }
 
 // ResolveModel finds a model by path or embedded name ("" means the default).
@@ -38,6 +42,17 @@ func ResolveModel(ref string) (*ModelFiles, error) {
 			return nil, err
 		}
 		return &ModelFiles{Ref: ref, Config: cfg, Dir: ref}, nil
+	case err == nil && gguf.IsGGUF(ref):
+		f, err := gguf.Open(ref)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		cfg, err := ConfigFromGGUF(f)
+		if err != nil {
+			return nil, err
+		}
+		return &ModelFiles{Ref: ref, Config: cfg, Dir: filepath.Dir(ref), GGUF: ref}, nil
 	case err == nil:
 		cfg, err := LoadConfig(ref)
 		if err != nil {
@@ -70,11 +85,19 @@ func (m *ModelFiles) OpenCheckpoint() (*Checkpoint, error) {
 	if m.Embedded {
 		return OpenCheckpointFS(models.FS(), m.Dir)
 	}
+	if m.GGUF != "" {
+		_, _, ck, err := OpenGGUFModel(m.GGUF)
+		return ck, err
+	}
 	return OpenCheckpoint(m.Dir)
 }
 
-// ReadFile reads a file of the model directory (e.g. tokenizer.json).
+// ReadFile reads a file of the model directory (e.g. tokenizer.json). For
+// a GGUF model, config.json is the Hub config its metadata describes.
 func (m *ModelFiles) ReadFile(name string) ([]byte, error) {
+	if m.GGUF != "" && name == "config.json" {
+		return m.Config.HubJSON()
+	}
 	if m.Embedded {
 		return fs.ReadFile(models.FS(), m.Dir+"/"+name)
 	}
@@ -90,6 +113,8 @@ func (m *ModelFiles) Describe() string {
 		return fmt.Sprintf("%s (embedded)", m.Ref)
 	case m.ConfigOnly:
 		return fmt.Sprintf("%s (config only; shapes only)", m.Ref)
+	case m.GGUF != "":
+		return fmt.Sprintf("%s (GGUF, %s)", m.GGUF, GGUFArch)
 	}
 	return m.Dir
 }

@@ -61,6 +61,13 @@ func OpenModel(ref string, mode WeightMode) (*Loaded, error) {
 		return nil, fmt.Errorf("model %q is a config without weights: it can be inspected and planned, not run (write synthetic weights with `hyquant synth`)", mf.Ref)
 	}
 	l := &Loaded{Files: mf, Format: "float"}
+	if mf.GGUF != "" {
+		if err := openGGUF(l, mode); err != nil {
+			l.Close()
+			return nil, err
+		}
+		return l, nil
+	}
 	var ws WeightSource
 	formatsMu.Lock()
 	fs := append([]Format(nil), formats...)
