@@ -211,16 +211,39 @@ func float32Bytes(v []float32) []byte {
 	return b
 }
 
-// negExpToLog turns A = -exp(A_log) back into A_log, in place.
+// negExpToLog turns A = -exp(A_log) back into A_log, in place. The
+// converter computes A as float32(-exp(float64(A_log))); of the values near
+// log(-A), one that maps back to A exactly is taken, a bf16 one first (so
+// a bf16 model's A_log comes back bit for bit; any such value gives the
+// runtime the same A), else the float32 nearest log(-A).
 func negExpToLog(b []byte, file, name string) error {
 	for i := 0; i < len(b); i += 4 {
 		a := math.Float32frombits(binary.LittleEndian.Uint32(b[i:]))
 		if !(a < 0) || math.IsInf(float64(a), 0) {
 			return fmt.Errorf("%s: tensor %q: A = %g at index %d; A = -exp(A_log) must be negative and finite", file, name, a, i/4)
 		}
-		binary.LittleEndian.PutUint32(b[i:], math.Float32bits(float32(math.Log(-float64(a)))))
+		binary.LittleEndian.PutUint32(b[i:], math.Float32bits(recoverALog(a)))
 	}
 	return nil
+}
+
+func recoverALog(a float32) float32 {
+	y := math.Log(-float64(a))
+	maps := func(c float32) bool { return float32(-math.Exp(float64(c))) == a }
+	c := safetensors.RoundTo(float32(y), safetensors.BF16)
+	bits := math.Float32bits(c)
+	for _, d := range []int32{0, 1 << 16, -1 << 16} {
+		if x := math.Float32frombits(uint32(int32(bits) + d)); maps(x) {
+			return x
+		}
+	}
+	c = float32(y)
+	for _, x := range []float32{c, math.Nextafter32(c, float32(math.Inf(1))), math.Nextafter32(c, float32(math.Inf(-1)))} {
+		if maps(x) {
+			return x
+		}
+	}
+	return c
 }
 
 // unpermuteRows undoes the rope permutation of a rows×rowBytes tensor.
@@ -232,3 +255,4 @@ func unpermuteRows(b []byte, rows, rowBytes, heads int) []byte {
 	}
 	return out
 }
+
