@@ -255,4 +255,3 @@ func unpermuteRows(b []byte, rows, rowBytes, heads int) []byte {
 	}
 	return out
 }
-
