@@ -85,11 +85,11 @@ func parseMerges(name string, raw json.RawMessage) ([][2]string, error) {
 			if err := json.Unmarshal(t, &line); err != nil {
 				return nil, loadError(name, fmt.Sprintf("model.merges[%d]", i), "%v", err)
 			}
-			parts := strings.Split(line, " ")
-			if len(parts) != 2 {
+			p, ok := splitMerge(line)
+			if !ok {
 				return nil, loadError(name, fmt.Sprintf("model.merges[%d]", i), "%q is not two tokens separated by one space", line)
 			}
-			out[i] = [2]string{parts[0], parts[1]}
+			out[i] = p
 			continue
 		}
 		var pair []string
@@ -99,6 +99,16 @@ func parseMerges(name string, raw json.RawMessage) ([][2]string, error) {
 		out[i] = [2]string{pair[0], pair[1]}
 	}
 	return out, nil
+}
+
+// splitMerge splits a merge written "a b", as HF does (split on ' ', exactly
+// two parts).
+func splitMerge(line string) ([2]string, bool) {
+	a, b, ok := strings.Cut(line, " ")
+	if !ok || strings.Contains(b, " ") {
+		return [2]string{}, false
+	}
+	return [2]string{a, b}, true
 }
 
 // buildPreTokenizer flattens the pre_tokenizer into split steps. A ByteLevel

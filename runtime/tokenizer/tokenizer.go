@@ -21,6 +21,9 @@
 // post_processor is read past: it only adds special tokens and offsets,
 // which Encode never does.
 //
+// FromVocab builds the same tokenizer from a GGUF file's tokenizer metadata
+// (see Vocab).
+//
 // Split regexes of the GPT-2 / cl100k (Llama-3) family are run by a
 // hand-written scanner; any other regex by regexp2. Tests check that the two
 // agree. Unicode character classes follow the Go toolchain's Unicode tables
@@ -102,15 +105,24 @@ func Parse(data []byte, name string) (*Tokenizer, error) {
 	if err := tk.buildAdded(name, f.AddedTokens); err != nil {
 		return nil, err
 	}
-	tk.bos = tk.lookup("<s>", "<|begin_of_text|>", "<bos>", "<|startoftext|>")
-	tk.eos = tk.lookup("</s>", "<|end_of_text|>", "<eos>", "<|endoftext|>")
-	tk.unk = tk.lookup("<unk>", "[UNK]", "<|unk|>")
+	tk.bos = tk.lookup(bosNames...)
+	tk.eos = tk.lookup(eosNames...)
+	tk.unk = tk.lookup(unkNames...)
 	if tk.model.unkID >= 0 {
 		tk.unk = int(tk.model.unkID)
 	}
-	tk.pad = tk.lookup("<pad>", "[PAD]", "<|pad|>")
+	tk.pad = tk.lookup(padNames...)
 	return tk, nil
 }
+
+// The contents by which special tokens are found when the file does not
+// give their ids.
+var (
+	bosNames = []string{"<s>", "<|begin_of_text|>", "<bos>", "<|startoftext|>"}
+	eosNames = []string{"</s>", "<|end_of_text|>", "<eos>", "<|endoftext|>"}
+	unkNames = []string{"<unk>", "[UNK]", "<|unk|>"}
+	padNames = []string{"<pad>", "[PAD]", "<|pad|>"}
+)
 
 func (tk *Tokenizer) buildModel(name string, raw json.RawMessage) error {
 	if isNull(raw) {
@@ -158,15 +170,7 @@ func (tk *Tokenizer) buildModel(name string, raw json.RawMessage) error {
 	md.ignoreMerges = m.IgnoreMerges
 	md.fuseUnk = m.FuseUnk
 	md.unkID = -1
-	missingByte := false
-	for b := 0; b < 256; b++ {
-		md.byteID[b] = -1
-		if id, ok := m.Vocab[string(byteToRune[b])]; ok {
-			md.byteID[b] = int32(id)
-		} else {
-			missingByte = true
-		}
-	}
+	missingByte := md.setByteIDs(m.Vocab)
 	if m.UnkToken != nil {
 		if id, ok := m.Vocab[*m.UnkToken]; ok {
 			md.unkID = int32(id)
@@ -178,11 +182,35 @@ func (tk *Tokenizer) buildModel(name string, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
+	if err := md.setMerges(name, "model.merges", "model.vocab", m.Vocab, merges); err != nil {
+		return err
+	}
+	md.finish(m.Vocab)
+	return nil
+}
+
+// setByteIDs fills byteID from the vocabulary and reports whether some byte
+// has no token.
+func (md *bpe) setByteIDs(vocab map[string]int) (missingByte bool) {
+	for b := 0; b < 256; b++ {
+		md.byteID[b] = -1
+		if id, ok := vocab[string(byteToRune[b])]; ok {
+			md.byteID[b] = int32(id)
+		} else {
+			missingByte = true
+		}
+	}
+	return missingByte
+}
+
+// setMerges builds the merge table; mergesField and vocabField name where
+// the merges and the vocabulary came from, for errors.
+func (md *bpe) setMerges(name, mergesField, vocabField string, vocab map[string]int, merges [][2]string) error {
 	md.merges = make(map[uint64]uint64, len(merges))
 	for rank, p := range merges {
-		a, okA := m.Vocab[p[0]]
-		b, okB := m.Vocab[p[1]]
-		c, okC := m.Vocab[p[0]+p[1]]
+		a, okA := vocab[p[0]]
+		b, okB := vocab[p[1]]
+		c, okC := vocab[p[0]+p[1]]
 		if !okA || !okB || !okC {
 			missing := p[0] + p[1]
 			if !okA {
@@ -190,21 +218,25 @@ func (tk *Tokenizer) buildModel(name string, raw json.RawMessage) error {
 			} else if !okB {
 				missing = p[1]
 			}
-			return loadError(name, fmt.Sprintf("model.merges[%d]", rank), "token %q of merge %q %q is not in model.vocab", missing, p[0], p[1])
+			return loadError(name, fmt.Sprintf("%s[%d]", mergesField, rank), "token %q of merge %q %q is not in %s", missing, p[0], p[1], vocabField)
 		}
 		// A repeated pair keeps its last rank, as HF's HashMap collect does.
 		md.merges[pairKey(int32(a), int32(b))] = uint64(rank)<<32 | uint64(uint32(c))
 	}
+	return nil
+}
+
+// finish builds the ignore_merges table (when set) and the word cache.
+func (md *bpe) finish(vocab map[string]int) {
 	if md.ignoreMerges {
-		md.rawVocab = make(map[string]int32, len(m.Vocab))
-		for tok, id := range m.Vocab {
+		md.rawVocab = make(map[string]int32, len(vocab))
+		for tok, id := range vocab {
 			if raw, ok := byteLevelRaw(tok); ok {
 				md.rawVocab[raw] = int32(id)
 			}
 		}
 	}
 	md.cache.init()
-	return nil
 }
 
 // byteLevelRaw is the raw bytes a token of the byte-level alphabet stands
