@@ -82,23 +82,28 @@ func (o decodedOperand) block(buf []float32, nr, j0, nc, p0, kc int) ([]float32,
 }
 
 // packPanel decodes rows j0…j0+w-1 over the whole blocks that cover columns
-// p0…p0+kc-1 and writes them transposed into the kc×nr panel.
+// p0…p0+kc-1 into a scratch buffer, row after row, then writes them
+// transposed into the kc×nr panel: a panel row at a time, so the writes
+// are contiguous and the w rows being read stay in L1.
 func (o decodedOperand) packPanel(dst []float32, nr, j0, w, p0, kc int) {
 	b := o.l.blockLen
 	a0 := p0 / b * b
-	a1 := min(o.l.in, (p0+kc+b-1)/b*b)
+	span := min(o.l.in, (p0+kc+b-1)/b*b) - a0
 	bp := decodeBuffers.Get().(*[]float32)
 	defer decodeBuffers.Put(bp)
-	if cap(*bp) < a1-a0 {
-		*bp = make([]float32, a1-a0)
+	if cap(*bp) < w*span {
+		*bp = make([]float32, nr*span)
 	}
-	row := (*bp)[:a1-a0]
-	off := p0 - a0
+	rows := (*bp)[:w*span]
 	for j := 0; j < w; j++ {
-		o.l.dec.DecodeRow(row, j0+j, a0)
-		d := dst[j:]
-		for p, v := range row[off : off+kc] {
-			d[p*nr] = v
+		o.l.dec.DecodeRow(rows[j*span:(j+1)*span], j0+j, a0)
+	}
+	off := p0 - a0
+	for p := 0; p < kc; p++ {
+		d := dst[p*nr : p*nr+w]
+		src := rows[off+p:]
+		for j := range d {
+			d[j] = src[j*span]
 		}
 	}
 	zeroColumns(dst, nr, w, kc)

@@ -120,17 +120,28 @@ func (m *ModelFiles) Describe() string {
 }
 
 // StoredDTypes returns each tensor's dtype: from the checkpoint when there
-// is one, else the config's torch_dtype for every tensor.
+// is one, else the config's torch_dtype for every tensor. A GGUF tensor in
+// a float type has that dtype; a quantised one counts as the config's
+// torch_dtype (the dtype of the model it was quantised from).
 func (m *ModelFiles) StoredDTypes(ck *Checkpoint) (func(string) safetensors.DType, error) {
+	d, err := m.Config.StoredDType()
 	if ck != nil {
+		if err != nil {
+			d = safetensors.BF16
+		}
 		return func(name string) safetensors.DType {
+			if t, _, ok := ck.GGUFTensor(name); ok {
+				if fd, isFloat := ggmlFloatDType(t.Type); isFloat {
+					return fd
+				}
+				return d
+			}
 			if ti, ok := ck.Lookup(name); ok {
 				return ti.DType
 			}
 			return safetensors.BF16
 		}, nil
 	}
-	d, err := m.Config.StoredDType()
 	if err != nil {
 		return nil, err
 	}

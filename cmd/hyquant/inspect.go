@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -61,14 +62,18 @@ type inspectCategory struct {
 	Tensors int    `json:"tensors"`
 	Params  int64  `json:"params"`
 	Bytes   int64  `json:"bytes"`
+	// StoredAs counts the category's tensors by stored type ("q4_K 18, q6_K 2").
+	StoredAs string `json:"stored_as"`
 }
 
 type inspectTensor struct {
 	Name     string `json:"name"`
 	Shape    []int  `json:"shape"`
-	DType    string `json:"dtype"`
+	DType    string `json:"dtype"` // safetensors dtype, or the GGUF type (q4_K, bf16, ...)
+	Bytes    int64  `json:"bytes"`
 	Category string `json:"category"`
 	Layer    int    `json:"layer"`
+	GGUFName string `json:"gguf_name,omitempty"`
 }
 
 type inspectMismatch struct {
@@ -105,15 +110,20 @@ func runInspect(w io.Writer, ref string, asJSON bool) error {
 		out.Layers = append(out.Layers, k.String())
 	}
 	bytesBy := map[runtime.Category]int64{}
+	typesBy := map[runtime.Category]map[string]int{}
 	for _, p := range inv.Params {
-		d := dtypeOf(p.Name)
-		b := p.NumElements() * int64(d.Size())
-		bytesBy[p.Category] += b
-		out.TotalBytes += b
-		out.Tensors = append(out.Tensors, inspectTensor{Name: p.Name, Shape: p.Shape, DType: string(d), Category: string(p.Category), Layer: p.Layer})
+		it := storedAs(p, ck, dtypeOf)
+		bytesBy[p.Category] += it.Bytes
+		out.TotalBytes += it.Bytes
+		if typesBy[p.Category] == nil {
+			typesBy[p.Category] = map[string]int{}
+		}
+		typesBy[p.Category][it.DType]++
+		out.Tensors = append(out.Tensors, it)
 	}
 	for _, s := range inv.ByCategory() {
-		out.Categories = append(out.Categories, inspectCategory{Name: string(s.Category), Rollup: s.Category.Rollup(), Tensors: s.Tensors, Params: s.Params, Bytes: bytesBy[s.Category]})
+		out.Categories = append(out.Categories, inspectCategory{Name: string(s.Category), Rollup: s.Category.Rollup(), Tensors: s.Tensors, Params: s.Params,
+			Bytes: bytesBy[s.Category], StoredAs: countsString(typesBy[s.Category])})
 	}
 	for _, m := range mismatches {
 		out.Mismatches = append(out.Mismatches, inspectMismatch{m.Name, m.Kind, m.Msg})
@@ -123,7 +133,7 @@ func runInspect(w io.Writer, ref string, asJSON bool) error {
 			return err
 		}
 	} else {
-		printInspect(w, mf, inv, out, dtypeOf)
+		printInspect(w, mf, inv, out)
 	}
 	if len(mismatches) > 0 {
 		return exitError{1}
@@ -131,7 +141,42 @@ func runInspect(w io.Writer, ref string, asJSON bool) error {
 	return nil
 }
 
-func printInspect(w io.Writer, mf *runtime.ModelFiles, inv *runtime.Inventory, out inspectJSON, dtypeOf func(string) safetensors.DType) {
+// storedAs describes how a parameter is stored: its GGUF tensor's type
+// and bytes for a GGUF model, else its dtype.
+func storedAs(p runtime.Param, ck *runtime.Checkpoint, dtypeOf func(string) safetensors.DType) inspectTensor {
+	it := inspectTensor{Name: p.Name, Shape: p.Shape, Category: string(p.Category), Layer: p.Layer}
+	if ck != nil {
+		if t, n, ok := ck.GGUFTensor(p.Name); ok {
+			it.DType, it.Bytes, it.GGUFName = t.Type.String(), t.Size, n.GGUF
+			return it
+		}
+	}
+	d := dtypeOf(p.Name)
+	it.DType, it.Bytes = string(d), p.NumElements()*int64(d.Size())
+	return it
+}
+
+// countsString renders {"q4_K": 18, "q6_K": 2} as "q4_K 18, q6_K 2", most
+// frequent first.
+func countsString(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func printInspect(w io.Writer, mf *runtime.ModelFiles, inv *runtime.Inventory, out inspectJSON) {
 	cfg := mf.Config
 	fmt.Fprintf(w, "Model: %s\n", mf.Describe())
 	fmt.Fprintf(w, "Config: hidden %d, vocab %d, MLP %d (%s), Mamba2 %d heads x %d, %d groups, state %d, conv %d; attention %d q / %d kv heads x %d\n\n",
@@ -158,23 +203,31 @@ func printInspect(w io.Writer, mf *runtime.ModelFiles, inv *runtime.Inventory, o
 	}
 	fmt.Fprintln(w)
 
-	dtypes := map[safetensors.DType]bool{}
-	for _, p := range inv.Params {
-		dtypes[dtypeOf(p.Name)] = true
+	dtypes := map[string]bool{}
+	for _, it := range out.Tensors {
+		dtypes[it.DType] = true
 	}
-	dt := "mixed dtypes"
+	dt := "as stored"
 	if len(dtypes) == 1 {
 		for d := range dtypes {
-			dt = string(d)
+			dt = d
 		}
 	}
-	t := table.New("category", "tensors", "parameters", "share", "bytes ("+dt+")", "GB", "GiB")
+	cols := []string{"category", "tensors", "parameters", "share", "bytes (" + dt + ")", "GB", "GiB"}
+	if len(dtypes) > 1 {
+		cols = append(cols, "stored as")
+	}
+	t := table.New(cols...)
 	rollParams := map[string]int64{}
 	rollBytes := map[string]int64{}
 	rollTensors := map[string]int{}
 	for _, c := range out.Categories {
-		t.Row(c.Name, c.Tensors, units.Commas(c.Params), units.Percent(float64(c.Params)/float64(out.TotalParams)), units.Commas(c.Bytes),
-			fmt.Sprintf("%.4f", float64(c.Bytes)/units.GB), fmt.Sprintf("%.4f", float64(c.Bytes)/units.GiB))
+		cells := []any{c.Name, c.Tensors, units.Commas(c.Params), units.Percent(float64(c.Params)/float64(out.TotalParams)), units.Commas(c.Bytes),
+			fmt.Sprintf("%.4f", float64(c.Bytes)/units.GB), fmt.Sprintf("%.4f", float64(c.Bytes)/units.GiB)}
+		if len(dtypes) > 1 {
+			cells = append(cells, c.StoredAs)
+		}
+		t.Row(cells...)
 		rollParams[c.Rollup] += c.Params
 		rollBytes[c.Rollup] += c.Bytes
 		rollTensors[c.Rollup] += c.Tensors

@@ -140,8 +140,8 @@ func runQuantize(w io.Writer, o quantizeOptions) error {
 	} else {
 		// Stream: read tensors with pread so the resident set stays small.
 		probe.Close()
-		if mf.Embedded {
-			src, err = mf.OpenCheckpoint()
+		if mf.Embedded || mf.GGUF != "" {
+			src, err = mf.OpenCheckpoint() // embedded, or a GGUF file (mapped)
 		} else {
 			src, err = hqruntime.OpenCheckpointStream(mf.Dir)
 		}
