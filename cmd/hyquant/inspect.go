@@ -222,7 +222,7 @@ func printInspect(w io.Writer, mf *runtime.ModelFiles, inv *runtime.Inventory, o
 	rollBytes := map[string]int64{}
 	rollTensors := map[string]int{}
 	for _, c := range out.Categories {
-		cells := []any{c.Name, c.Tensors, units.Commas(c.Params), units.Percent(float64(c.Params)/float64(out.TotalParams)), units.Commas(c.Bytes),
+		cells := []any{c.Name, c.Tensors, units.Commas(c.Params), units.Percent(float64(c.Params) / float64(out.TotalParams)), units.Commas(c.Bytes),
 			fmt.Sprintf("%.4f", float64(c.Bytes)/units.GB), fmt.Sprintf("%.4f", float64(c.Bytes)/units.GiB)}
 		if len(dtypes) > 1 {
 			cells = append(cells, c.StoredAs)
