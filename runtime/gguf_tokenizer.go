@@ -105,3 +105,18 @@ func openGGUF(l *Loaded, mode WeightMode) error {
 	}
 	return nil
 }
+
+// ggufTokenizerJSON renders a GGUF file's tokenizer metadata as a
+// tokenizer.json.
+func ggufTokenizerJSON(path string) ([]byte, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	v, err := GGUFVocab(f)
+	if err != nil {
+		return nil, err
+	}
+	return v.HubJSON(path)
+}

@@ -93,10 +93,20 @@ func (m *ModelFiles) OpenCheckpoint() (*Checkpoint, error) {
 }
 
 // ReadFile reads a file of the model directory (e.g. tokenizer.json). For
-// a GGUF model, config.json is the Hub config its metadata describes.
+// a GGUF model, config.json is the Hub config its metadata describes, and
+// tokenizer.json the one beside the file or else the one its tokenizer
+// metadata describes.
 func (m *ModelFiles) ReadFile(name string) ([]byte, error) {
-	if m.GGUF != "" && name == "config.json" {
-		return m.Config.HubJSON()
+	if m.GGUF != "" {
+		switch name {
+		case "config.json":
+			return m.Config.HubJSON()
+		case "tokenizer.json":
+			if b, err := os.ReadFile(filepath.Join(m.Dir, name)); err == nil {
+				return b, nil
+			}
+			return ggufTokenizerJSON(m.GGUF)
+		}
 	}
 	if m.Embedded {
 		return fs.ReadFile(models.FS(), m.Dir+"/"+name)
