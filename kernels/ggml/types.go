@@ -7,6 +7,7 @@ package ggml
 
 import (
 	"fmt"
+	"math"
 	"sort"
 )
 
@@ -186,6 +187,9 @@ func (t Type) RowBytes(cols int64) (int64, error) {
 	}
 	if cols < 0 || cols%int64(tr.BlockSize) != 0 {
 		return 0, fmt.Errorf("%s: a row of %d values is not a whole number of %d-value blocks", tr.Name, cols, tr.BlockSize)
+	}
+	if cols/int64(tr.BlockSize) > math.MaxInt64/int64(tr.BlockBytes) {
+		return 0, fmt.Errorf("%s: a row of %d values overflows an int64 byte count", tr.Name, cols)
 	}
 	return cols / int64(tr.BlockSize) * int64(tr.BlockBytes), nil
 }

@@ -182,7 +182,7 @@ func (f *File) parseHeader(r *reader) error {
 	if err != nil {
 		return err
 	}
-	f.KV = make([]KV, 0, nKV)
+	f.KV = make([]KV, 0, min(nKV, 1024)) // grows with what the file really holds
 	for i := uint64(0); i < nKV; i++ {
 		kv, err := r.keyValue()
 		if err != nil {
@@ -197,7 +197,7 @@ func (f *File) parseHeader(r *reader) error {
 	if err := f.readAlignment(r); err != nil {
 		return err
 	}
-	f.Tensors = make([]TensorInfo, 0, nTensors)
+	f.Tensors = make([]TensorInfo, 0, min(nTensors, 1024))
 	for i := uint64(0); i < nTensors; i++ {
 		t, err := r.tensorInfo()
 		if err != nil {

@@ -104,7 +104,7 @@ func (r *reader) keyValue() (KV, error) {
 	if err != nil {
 		return KV{}, err
 	}
-	v, err := r.value(ValueType(t), true)
+	v, err := r.value(ValueType(t))
 	if err != nil {
 		return KV{}, err
 	}
@@ -112,14 +112,10 @@ func (r *reader) keyValue() (KV, error) {
 	return KV{Key: key, Value: v}, nil
 }
 
-// value reads one value of type t; arrays are allowed only at the top
-// level (GGUF has no nested arrays in practice, and a nested one is a way
-// to multiply lengths).
-func (r *reader) value(t ValueType, top bool) (Value, error) {
+// value reads one value of type t (arrays of arrays are refused by array:
+// GGUF has none in practice, and they are a way to multiply lengths).
+func (r *reader) value(t ValueType) (Value, error) {
 	if t == TypeArray {
-		if !top {
-			return Value{}, r.errorf("nested arrays are not supported")
-		}
 		return r.array()
 	}
 	size, ok := t.scalarSize()
@@ -159,11 +155,13 @@ func (r *reader) array() (Value, error) {
 	}
 	v := Value{Type: TypeArray, Elem: elem, n: int(n)}
 	if elem == TypeString {
-		v.strs = make([]string, n)
-		for i := range v.strs {
-			if v.strs[i], err = r.str(fmt.Sprintf("string %d of the array", i)); err != nil {
+		v.strs = make([]string, 0, min(n, 1<<16)) // grows with what the file really holds
+		for i := uint64(0); i < n; i++ {
+			s, err := r.str(fmt.Sprintf("string %d of the array", i))
+			if err != nil {
 				return Value{}, err
 			}
+			v.strs = append(v.strs, s)
 		}
 		return v, nil
 	}

@@ -87,6 +87,9 @@ func (v Value) TypeName() string {
 func (v Value) Len() int { return v.n }
 
 func intAt(t ValueType, b []byte) (int64, uint64, bool) {
+	if size, _ := t.scalarSize(); len(b) < int(size) {
+		return 0, 0, false // the zero Value
+	}
 	switch t {
 	case TypeUint8:
 		return int64(b[0]), uint64(b[0]), true
@@ -115,7 +118,8 @@ func intAt(t ValueType, b []byte) (int64, uint64, bool) {
 	return 0, 0, false
 }
 
-// Uint returns a non-negative integer scalar of any integer type.
+// Uint returns an integer scalar of any integer type that is non-negative
+// and fits an int64.
 func (v Value) Uint() (uint64, bool) {
 	if !v.Type.isInt() {
 		return 0, false
@@ -139,6 +143,9 @@ func (v Value) Int() (int64, bool) {
 
 // Float returns a float32 or float64 scalar.
 func (v Value) Float() (float64, bool) {
+	if len(v.raw) < 4 {
+		return 0, false
+	}
 	switch v.Type {
 	case TypeFloat32:
 		return float64(math.Float32frombits(binary.LittleEndian.Uint32(v.raw))), true
@@ -150,7 +157,7 @@ func (v Value) Float() (float64, bool) {
 
 // Bool returns a bool scalar.
 func (v Value) Bool() (bool, bool) {
-	if v.Type != TypeBool {
+	if v.Type != TypeBool || len(v.raw) < 1 {
 		return false, false
 	}
 	return v.raw[0] != 0, true
@@ -195,17 +202,18 @@ func (v Value) Display(maxItems int) string {
 	switch {
 	case v.Type == TypeString:
 		return fmt.Sprintf("%q", v.str)
+	case v.Type != TypeArray && v.raw == nil:
+		return "<none>"
 	case v.Type == TypeBool:
 		b, _ := v.Bool()
 		return fmt.Sprint(b)
 	case v.Type == TypeFloat32 || v.Type == TypeFloat64:
 		f, _ := v.Float()
 		return fmt.Sprint(f)
+	case v.Type == TypeUint64:
+		return fmt.Sprint(binary.LittleEndian.Uint64(v.raw))
 	case v.Type.isInt():
 		i, _ := v.Int()
-		if u, ok := v.Uint(); ok && v.Type == TypeUint64 {
-			return fmt.Sprint(u)
-		}
 		return fmt.Sprint(i)
 	}
 	var items []string
