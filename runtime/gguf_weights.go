@@ -24,7 +24,7 @@ func NewGGUFWeights(ck *Checkpoint, inv *Inventory, mode WeightMode) *GGUFWeight
 
 // blocks returns the packed rows of a quantised GGUF tensor, or ok = false
 // when it is stored as a float type.
-func (w *GGUFWeights) blocks(name string, out, in int) (*GGMLRows, bool, error) {
+func (w *GGUFWeights) blocks(name string, out, in int) (*ggml.Rows, bool, error) {
 	t, n, ok := w.Ck.GGUFTensor(name)
 	if !ok {
 		return nil, false, &CheckpointError{File: w.Ck.Dir, Msg: fmt.Sprintf("no tensor %q", name)}
@@ -39,15 +39,16 @@ func (w *GGUFWeights) blocks(name string, out, in int) (*GGMLRows, bool, error) 
 	if err != nil {
 		return nil, false, err
 	}
-	rows, err := NewGGMLRows(raw, t.Type, out, in)
+	rows, err := ggml.NewRows(raw, t.Type, out, in)
+	if err == nil && n.Transform == RopePermuted {
+		perm := make([]int32, out)
+		for r := range perm {
+			perm[r] = int32(ropeRow(r, out, n.Heads))
+		}
+		err = rows.Permute(perm)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: tensor %q: %w", w.Ck.Dir, t.Name, err)
-	}
-	if n.Transform == RopePermuted {
-		rows.perm = make([]int32, out)
-		for r := range rows.perm {
-			rows.perm[r] = int32(ropeRow(r, out, n.Heads))
-		}
 	}
 	return rows, true, nil
 }
@@ -77,51 +78,6 @@ func (w *GGUFWeights) Embedding(name string, vocab, hidden int) (Embedder, error
 	}
 	return rows, nil
 }
-
-// GGMLRows is a matrix stored in a ggml block type, row by row (a GGUF
-// tensor's layout), optionally read through a row permutation.
-type GGMLRows struct {
-	data       []byte
-	typ        ggml.Type
-	tr         *ggml.Traits
-	rows, cols int
-	rowBytes   int
-	perm       []int32 // perm[r] is the stored row holding row r; nil for none
-}
-
-// NewGGMLRows wraps rows×cols values of type t held in data.
-func NewGGMLRows(data []byte, t ggml.Type, rows, cols int) (*GGMLRows, error) {
-	tr, ok := ggml.Lookup(t)
-	if !ok || tr.Dequantize == nil {
-		return nil, fmt.Errorf("ggml type %s cannot be computed with", t)
-	}
-	rb, err := t.RowBytes(int64(cols))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) != rb*int64(rows) {
-		return nil, fmt.Errorf("%d bytes of %s data, a %d×%d matrix needs %d", len(data), t, rows, cols, rb*int64(rows))
-	}
-	return &GGMLRows{data: data, typ: t, tr: tr, rows: rows, cols: cols, rowBytes: int(rb)}, nil
-}
-
-// Type is the ggml type of the blocks.
-func (g *GGMLRows) Type() ggml.Type { return g.typ }
-
-// BlockSize is the values per block of the type.
-func (g *GGMLRows) BlockSize() int { return g.tr.BlockSize }
-
-// DecodeRow dequantises columns c0 … c0+len(dst)-1 of row r.
-func (g *GGMLRows) DecodeRow(dst []float32, r, c0 int) {
-	if g.perm != nil {
-		r = int(g.perm[r])
-	}
-	start := r*g.rowBytes + c0/g.tr.BlockSize*g.tr.BlockBytes
-	g.tr.Dequantize(dst, g.data[start:start+len(dst)/g.tr.BlockSize*g.tr.BlockBytes])
-}
-
-// Row writes the embedding of token id (as an Embedder).
-func (g *GGMLRows) Row(dst []float32, id int) { g.DecodeRow(dst[:g.cols], id, 0) }
 
 // OpenGGUFModel opens a GGUF file as a model: its config from the
 // metadata and its tensors under Hub names.

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/hyquant/hyquant/kernels"
 )
 
 // Type is a ggml tensor type id as stored in a GGUF tensor info.
@@ -108,9 +110,11 @@ func init() {
 	}
 }
 
-// register installs a type's dequantisation; called from the format files.
+// register installs a type's dequantisation, and the type in kernels'
+// format registry; called from the format files' init functions.
 func register(t Type, dequantize func(dst []float32, src []byte)) {
 	table[t].Dequantize = dequantize
+	kernels.RegisterFormat(format{table[t]})
 }
 
 // Lookup returns a type's traits; ok is false for an id GGUF does not define.
