@@ -16,7 +16,7 @@ type ggufEdit struct {
 	kv     func(key string, v gguf.Value) (gguf.Value, bool) // replace or drop (false) a key
 	extra  []gguf.KV
 	tensor func(t gguf.TensorInfo, data []byte) (gguf.TensorInfo, []byte, bool) // replace or drop
-	add    []gguf.TensorInfo                                                     // extra tensors (zero data)
+	add    []gguf.TensorInfo                                                    // extra tensors (zero data)
 }
 
 // editedGGUF writes the Q4_K_M fixture with an edit applied.
