@@ -45,18 +45,27 @@ The WikiText-2 test split is embedded in the binary, as is the default model
 mini, the reference perplexity is 157.4956 at seq_len 1024 (371 windows) and
 159.9367 at seq_len 512 (742 windows).
 
+--model takes a Hugging Face directory, a checkpoint written by 'hyquant
+quantize', or a llama.cpp GGUF file (nemotron_h): GGUF tensors are computed on
+their packed blocks (Q8_0 ... Q2_K, IQ4_XS, IQ2_XXS ...), the tokenizer comes
+from tokenizer.json beside the file or else from the file's metadata. So
+llama.cpp's quantized files are scored under the same protocol as hyquant's
+own (llama.cpp's llama-perplexity uses another: raw file, BOS, second-half
+scoring; its numbers do not compare with these).
+
 --text takes another file (or an embedded text: ` + strings.Join(datasets.Names(), ", ") + `).
 Files are read as plain text; --protocol wikitext applies the row joining.`,
 		Example: `  hyquant eval                                   # mini, full WikiText-2 test, seq_len 1024
   hyquant eval --seq-len 512 --max-windows 50 --json
-  hyquant eval --model out/mini-seed --text notes.txt`,
+  hyquant eval --model out/mini-seed --text notes.txt
+  hyquant eval --model nemotron-h-mini.Q4_K_M.gguf   # a file llama-quantize wrote`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEval(cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.model, "model", "", "model directory or embedded name (default nemotron-h-mini)")
+	f.StringVar(&o.model, "model", "", "model directory, GGUF file or embedded name (default nemotron-h-mini)")
 	f.StringVar(&o.text, "text", datasets.WikiText2Test, "text to evaluate: a file, or an embedded text")
 	f.StringVar(&o.protocol, "protocol", "", "wikitext (join rows as the reference does) or plain; default wikitext for the embedded test split, plain for files")
 	f.IntVar(&o.seqLen, "seq-len", 1024, "tokens per window")

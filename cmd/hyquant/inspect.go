@@ -17,7 +17,7 @@ import (
 func newInspectCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "inspect [model dir | config.json | embedded name]",
+		Use:   "inspect [model dir | config.json | file.gguf | embedded name]",
 		Short: "Show the exact architecture inventory: layer pattern, every parameter by category, bytes",
 		Long: `inspect derives every named parameter of a NemotronH model from its config,
 including the bare nn.Parameters A_log, D and dt_bias that a walk over modules
@@ -28,10 +28,16 @@ Bytes are at the stored dtype: the checkpoint's when weights are present, else
 the config's torch_dtype. GB means 10^9 bytes and GiB 2^30 bytes.
 
 With a checkpoint, the derived inventory is compared with it and every
-missing, unexpected and mis-shaped tensor is listed (exit status 1).`,
+missing, unexpected and mis-shaped tensor is listed (exit status 1).
+
+A llama.cpp GGUF file (architecture nemotron_h) is read through its metadata
+and shown under the Hub's names and shapes; each tensor keeps its GGUF type
+(q4_K, q6_K, f32, ...) and exact bytes, and the table adds a "stored as"
+column counting the types of each category.`,
 		Example: `  hyquant inspect                                        # the embedded mini model
   hyquant inspect models/nemotron-h-8b-base-8k/config.json
-  hyquant inspect path/to/Nemotron-H-8B-Base-8K --json`,
+  hyquant inspect path/to/Nemotron-H-8B-Base-8K --json
+  hyquant inspect nemotron-h-mini.Q4_K_M.gguf             # a file llama.cpp wrote`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref := ""
