@@ -36,12 +36,13 @@ memory accounting, quantises them (RTN, GPTQ, MambaQuant rotations), evaluates
 WikiText-2 perplexity with its own exact hybrid runtime, and writes reports.
 
 A model is a directory in the Hugging Face layout (config.json, safetensors,
-tokenizer.json), a bare config.json (shapes only), or the name of a model
-embedded in the binary: nemotron-h-mini (the default, a trained 15M-parameter
-NemotronH) or nemotron-h-8b-base-8k (the published 8B config, shapes only).`,
+tokenizer.json), a llama.cpp GGUF file (nemotron_h), a bare config.json
+(shapes only), or the name of a model embedded in the binary: nemotron-h-mini
+(the default, a trained 15M-parameter NemotronH) or nemotron-h-8b-base-8k (the
+published 8B config, shapes only).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspectCmd(), newPlanCmd(), newEvalCmd(), newQuantizeCmd(), newRunCmd(), newReportCmd(), newSynthCmd())
+	root.AddCommand(newInspectCmd(), newPlanCmd(), newEvalCmd(), newQuantizeCmd(), newRunCmd(), newReportCmd(), newSynthCmd(), newExportCmd())
 	return root
 }

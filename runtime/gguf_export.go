@@ -1,0 +1,295 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"github.com/hyquant/hyquant/kernels/ggml"
+	"github.com/hyquant/hyquant/runtime/gguf"
+	"github.com/hyquant/hyquant/runtime/safetensors"
+	"github.com/hyquant/hyquant/runtime/tokenizer"
+)
+
+// GGUFExportOptions controls ExportGGUF.
+type GGUFExportOptions struct {
+	// Name is general.name; "" takes the model directory's name.
+	Name string
+	// Progress is called with the tensor bytes written so far and the total.
+	Progress func(done, total int64)
+}
+
+// GGUFExportSummary says what ExportGGUF wrote.
+type GGUFExportSummary struct {
+	Path        string
+	Tensors     int
+	TensorBytes int64
+	FileType    uint32 // general.file_type
+}
+
+// ggufFileType is llama.cpp's general.file_type of an all-float model.
+var ggufFileType = map[ggml.Type]uint32{ggml.F32: 0, ggml.F16: 1, ggml.BF16: 32}
+
+// ggufExportTensor is one tensor of an export: where it comes from, its
+// ggml type and dims, and how its bytes are made.
+type ggufExportTensor struct {
+	hub  GGUFTensorName
+	typ  ggml.Type
+	dims []int64
+	size int64
+}
+
+// ExportGGUF writes a float checkpoint (bf16, f16 or f32) as a nemotron_h
+// GGUF the way llama.cpp's converter does: the architecture keys and
+// per-layer arrays, the tokenizer, matrices and embeddings in their stored
+// type (q and k rows in llama's rope permutation), A as -exp(A_log), and
+// conv1d, norms, D, dt_bias and biases in F32, conv1d as [K, C] and the
+// gated norm as [groups, C/groups]. The file is written streaming (the
+// checkpoint may be opened with OpenCheckpointStream) into a temporary
+// file renamed into place when complete.
+func ExportGGUF(path string, mf *ModelFiles, ck *Checkpoint, o GGUFExportOptions) (*GGUFExportSummary, error) {
+	c := mf.Config
+	inv := BuildInventory(c)
+	if err := inv.CheckAgainst(ck); err != nil {
+		return nil, err
+	}
+	tensors, ft, err := ggufExportPlan(c, inv, ck)
+	if err != nil {
+		return nil, err
+	}
+	kvs, err := ggufExportKVs(mf, o, ft)
+	if err != nil {
+		return nil, err
+	}
+	w, err := gguf.NewWriter(path, 0)
+	if err != nil {
+		return nil, err
+	}
+	sum := &GGUFExportSummary{Path: path, Tensors: len(tensors), FileType: ggufFileType[ft]}
+	for _, kv := range kvs {
+		if err := w.AddKV(kv.Key, kv.Value); err != nil {
+			w.Abort()
+			return nil, err
+		}
+	}
+	for _, t := range tensors {
+		if err := w.AddTensor(t.hub.GGUF, t.dims, t.typ); err != nil {
+			w.Abort()
+			return nil, err
+		}
+		sum.TensorBytes += t.size
+	}
+	var done int64
+	for _, t := range tensors {
+		if err := writeExportTensor(w, ck, c, t); err != nil {
+			w.Abort()
+			return nil, fmt.Errorf("%s: tensor %s: %w", path, t.hub.Hub, err)
+		}
+		done += t.size
+		if o.Progress != nil {
+			o.Progress(done, sum.TensorBytes)
+		}
+	}
+	return sum, w.Close()
+}
+
+// ggufExportPlan decides every tensor's type and dims; the model's float
+// type is that of its matrices, which must all agree.
+func ggufExportPlan(c *Config, inv *Inventory, ck *Checkpoint) ([]ggufExportTensor, ggml.Type, error) {
+	var out []ggufExportTensor
+	ft := ggml.Type(math.MaxUint32)
+	for _, n := range GGUFNames(c) {
+		p, _ := inv.Lookup(n.Hub)
+		ti, _ := ck.Lookup(n.Hub)
+		t := ggufExportTensor{hub: n, typ: ggml.F32}
+		matrix := len(p.Shape) == 2 && (p.Matrix || p.Category == Embedding)
+		if matrix {
+			typ, ok := map[safetensors.DType]ggml.Type{safetensors.BF16: ggml.BF16, safetensors.F16: ggml.F16, safetensors.F32: ggml.F32}[ti.DType]
+			if !ok {
+				return nil, 0, fmt.Errorf("%s: tensor %q is %s; a float export needs BF16, F16 or F32", ti.File, n.Hub, ti.DType)
+			}
+			if ft != ggml.Type(math.MaxUint32) && typ != ft {
+				return nil, 0, fmt.Errorf("%s: tensor %q is %s, other matrices %s: a float export needs one float type", ti.File, n.Hub, typ, ft)
+			}
+			ft, t.typ = typ, typ
+			t.dims = []int64{int64(p.Shape[1]), int64(p.Shape[0])}
+		} else {
+			t.dims = ggufSmallDims(c, p, n)
+		}
+		rb, _ := t.typ.RowBytes(t.dims[0])
+		t.size = rb
+		for _, d := range t.dims[1:] {
+			t.size *= d
+		}
+		out = append(out, t)
+	}
+	if ft == ggml.Type(math.MaxUint32) {
+		ft = ggml.F32
+	}
+	return out, ft, nil
+}
+
+// ggufSmallDims is the converter's layout of a vector or conv kernel.
+func ggufSmallDims(c *Config, p Param, n GGUFTensorName) []int64 {
+	switch {
+	case strings.HasSuffix(n.GGUF, "ssm_conv1d.weight"):
+		return []int64{int64(c.ConvKernel), int64(p.Shape[0])}
+	case strings.HasSuffix(n.GGUF, "ssm_a"), strings.HasSuffix(n.GGUF, "ssm_d"):
+		return []int64{1, int64(p.Shape[0])}
+	case strings.HasSuffix(n.GGUF, "ssm_norm.weight"):
+		return []int64{int64(p.Shape[0] / c.NGroups), int64(c.NGroups)}
+	}
+	return []int64{p.NumElements()}
+}
+
+// writeExportTensor streams one tensor: stored bytes as they are, in
+// pieces, or its values converted to F32 (and transformed).
+func writeExportTensor(w *gguf.Writer, ck *Checkpoint, c *Config, t ggufExportTensor) error {
+	ti, _ := ck.Lookup(t.hub.Hub)
+	same := map[ggml.Type]safetensors.DType{ggml.BF16: safetensors.BF16, ggml.F16: safetensors.F16, ggml.F32: safetensors.F32}[t.typ] == ti.DType
+	switch {
+	case t.hub.Transform == RopePermuted:
+		raw, _, err := ck.Raw(t.hub.Hub)
+		if err != nil {
+			return err
+		}
+		if !same {
+			return fmt.Errorf("stored as %s, exported as %s: conversion of permuted rows is not supported", ti.DType, t.typ)
+		}
+		rows := int(ti.Shape[0])
+		return w.WriteData(permuteRows(raw, rows, len(raw)/rows, t.hub.Heads))
+	case same && t.hub.Transform == AsStored:
+		const piece = 4 << 20
+		buf := make([]byte, min(piece, ti.Bytes()))
+		for off := int64(0); off < ti.Bytes(); off += piece {
+			b := buf[:min(piece, ti.Bytes()-off)]
+			if err := ck.ReadAt(t.hub.Hub, off, b); err != nil {
+				return err
+			}
+			if err := w.WriteData(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if t.typ != ggml.F32 {
+		return fmt.Errorf("stored as %s, exported as %s: only vectors are converted (to F32)", ti.DType, t.typ)
+	}
+	v, err := ck.Float32(t.hub.Hub)
+	if err != nil {
+		return err
+	}
+	if t.hub.Transform == NegExp {
+		for i, a := range v {
+			v[i] = float32(-math.Exp(float64(a)))
+		}
+	}
+	return w.WriteData(float32Bytes(v))
+}
+
+// permuteRows applies llama's rope permutation to a rows×rowBytes tensor:
+// stored row ropeRow(r) holds row r.
+func permuteRows(b []byte, rows, rowBytes, heads int) []byte {
+	out := make([]byte, len(b))
+	for r := 0; r < rows; r++ {
+		dst := ropeRow(r, rows, heads)
+		copy(out[dst*rowBytes:(dst+1)*rowBytes], b[r*rowBytes:(r+1)*rowBytes])
+	}
+	return out
+}
+
+// ggufExportKVs is the converter's metadata for the model.
+func ggufExportKVs(mf *ModelFiles, o GGUFExportOptions, ft ggml.Type) ([]gguf.KV, error) {
+	c := mf.Config
+	raw, err := mf.ReadFile("config.json")
+	if err != nil {
+		return nil, err
+	}
+	var extra struct {
+		MaxPos *int `json:"max_position_embeddings"`
+		BOS    *int `json:"bos_token_id"`
+		EOS    *int `json:"eos_token_id"`
+		PAD    *int `json:"pad_token_id"`
+	}
+	json.Unmarshal(quoteNonFinite(raw), &extra) // fields are optional; the config was validated when loaded
+	tj, err := mf.ReadFile("tokenizer.json")
+	if err != nil {
+		return nil, fmt.Errorf("model %q: reading tokenizer.json: %w", mf.Ref, err)
+	}
+	v, err := tokenizer.VocabFromJSON(tj, filepath.Join(mf.Dir, "tokenizer.json"), c.VocabSize)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range []struct {
+		from *int
+		to   *int
+	}{{extra.BOS, &v.BOS}, {extra.EOS, &v.EOS}, {extra.PAD, &v.PAD}} {
+		if id.from != nil && *id.from >= 0 && *id.from < len(v.Tokens) {
+			*id.to = *id.from
+		}
+	}
+	name := o.Name
+	if name == "" {
+		name = filepath.Base(filepath.Clean(mf.Dir))
+		if mf.Embedded {
+			name = mf.Ref
+		}
+	}
+	ff, kv := make([]int32, len(c.Layers)), make([]int32, len(c.Layers))
+	for i, k := range c.Layers {
+		switch k {
+		case MLPLayer:
+			ff[i] = int32(c.IntermediateSize)
+		case AttentionLayer:
+			kv[i] = int32(c.NumKeyValueHeads)
+		}
+	}
+	ctx := 8192
+	if extra.MaxPos != nil && *extra.MaxPos > 0 {
+		ctx = *extra.MaxPos
+	}
+	p := GGUFArch + "."
+	u := func(x int) gguf.Value { return gguf.Uint32(uint32(x)) }
+	kvs := []gguf.KV{
+		{Key: "general.architecture", Value: gguf.String(GGUFArch)},
+		{Key: "general.type", Value: gguf.String("model")},
+		{Key: "general.name", Value: gguf.String(name)},
+		{Key: p + "block_count", Value: u(len(c.Layers))},
+		{Key: p + "context_length", Value: u(ctx)},
+		{Key: p + "embedding_length", Value: u(c.HiddenSize)},
+		{Key: p + "feed_forward_length", Value: gguf.Int32s(ff)},
+		{Key: p + "attention.head_count", Value: u(c.NumAttentionHeads)},
+		{Key: p + "attention.head_count_kv", Value: gguf.Int32s(kv)},
+		{Key: p + "attention.layer_norm_rms_epsilon", Value: gguf.Float32(float32(c.NormEps))},
+		{Key: p + "attention.layer_norm_epsilon", Value: gguf.Float32(float32(c.NormEps))},
+		{Key: "general.file_type", Value: gguf.Uint32(ggufFileType[ft])},
+		{Key: p + "vocab_size", Value: u(c.VocabSize)},
+		{Key: p + "rope.dimension_count", Value: u(c.HeadDim)},
+		{Key: p + "ssm.conv_kernel", Value: u(c.ConvKernel)},
+		{Key: p + "ssm.state_size", Value: u(c.SSMStateSize)},
+		{Key: p + "ssm.group_count", Value: u(c.NGroups)},
+		{Key: p + "ssm.inner_size", Value: u(c.MambaIntermediate())},
+		{Key: p + "ssm.time_step_rank", Value: u(c.MambaNumHeads)},
+		{Key: p + "rope.scaling.finetuned", Value: gguf.Bool(false)},
+		{Key: p + "attention.key_length", Value: u(c.HeadDim)},
+		{Key: p + "attention.value_length", Value: u(c.HeadDim)},
+		{Key: "general.quantization_version", Value: gguf.Uint32(2)},
+		{Key: "tokenizer.ggml.model", Value: gguf.String(v.Model)},
+		{Key: "tokenizer.ggml.pre", Value: gguf.String(v.Pre)},
+		{Key: "tokenizer.ggml.tokens", Value: gguf.Strings(v.Tokens)},
+		{Key: "tokenizer.ggml.token_type", Value: gguf.Int32s(v.Types)},
+		{Key: "tokenizer.ggml.merges", Value: gguf.Strings(v.Merges)},
+	}
+	for _, id := range []struct {
+		key string
+		v   int
+	}{{"tokenizer.ggml.bos_token_id", v.BOS}, {"tokenizer.ggml.eos_token_id", v.EOS}, {"tokenizer.ggml.padding_token_id", v.PAD}} {
+		if id.v >= 0 {
+			kvs = append(kvs, gguf.KV{Key: id.key, Value: u(id.v)})
+		}
+	}
+	kvs = append(kvs, gguf.KV{Key: "tokenizer.ggml.add_bos_token", Value: gguf.Bool(true)})
+	return kvs, nil
+}
