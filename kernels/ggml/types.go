@@ -65,6 +65,12 @@ type Traits struct {
 	// Dequantize writes len(src)/BlockBytes*BlockSize values to dst; src
 	// holds whole blocks. Nil for types hyquant only sizes (Q8_1, IQ1_S, ...).
 	Dequantize func(dst []float32, src []byte)
+	// Quantize writes the blocks of one row of len(src) values (a whole
+	// number of blocks) to dst, bit for bit as llama-quantize does: with
+	// importance weights imatrix (one per column of the row, as llama.cpp's
+	// imatrix holds them) when non-nil, else llama.cpp's reference rounding.
+	// Nil for types hyquant does not quantise into.
+	Quantize func(dst []byte, src []float32, imatrix []float32)
 }
 
 // table holds every type's traits; the format files fill in Dequantize
@@ -115,6 +121,39 @@ func init() {
 func register(t Type, dequantize func(dst []float32, src []byte)) {
 	table[t].Dequantize = dequantize
 	kernels.RegisterFormat(format{table[t]})
+}
+
+// registerQuantizer installs a type's quantisation; called from the
+// quantiser files' init functions.
+func registerQuantizer(t Type, quantize func(dst []byte, src []float32, imatrix []float32)) {
+	table[t].Quantize = quantize
+}
+
+// Quantize quantises rows×cols values of src (row-major) into dst
+// (rows·RowBytes(cols) bytes), one row at a time as llama-quantize does,
+// with per-column importance weights imatrix (cols values) or nil.
+func (t Type) Quantize(dst []byte, src []float32, rows, cols int, imatrix []float32) error {
+	tr, ok := table[t]
+	if !ok {
+		return fmt.Errorf("unknown ggml type id %d", uint32(t))
+	}
+	if tr.Quantize == nil {
+		return fmt.Errorf("ggml type %s: hyquant cannot quantise into it", tr.Name)
+	}
+	rb, err := t.RowBytes(int64(cols))
+	if err != nil {
+		return err
+	}
+	if rows < 0 || len(src) != rows*cols || int64(len(dst)) != int64(rows)*rb {
+		return fmt.Errorf("%s: %d values into %d bytes for a %d×%d matrix (needs %d values, %d bytes)", tr.Name, len(src), len(dst), rows, cols, rows*cols, int64(rows)*rb)
+	}
+	if imatrix != nil && len(imatrix) != cols {
+		return fmt.Errorf("%s: importance matrix has %d values for rows of %d", tr.Name, len(imatrix), cols)
+	}
+	for r := 0; r < rows; r++ {
+		tr.Quantize(dst[int64(r)*rb:int64(r+1)*rb], src[r*cols:(r+1)*cols], imatrix)
+	}
+	return nil
 }
 
 // Lookup returns a type's traits; ok is false for an id GGUF does not define.
