@@ -8,7 +8,7 @@ import (
 	"github.com/hyquant/hyquant/eval"
 	"github.com/hyquant/hyquant/internal/yamlx"
 	"github.com/hyquant/hyquant/plans"
-	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/quant/plan"
 	"github.com/hyquant/hyquant/runtime"
 )
 
@@ -40,7 +40,7 @@ type EvalConfig struct {
 type Run struct {
 	Name     string
 	Kind     string // "plan" or "sensitivity"
-	Plan     *quant.Plan
+	Plan     *plan.Plan
 	Category string // sensitivity runs: the category quantised
 }
 
@@ -215,7 +215,7 @@ func parseRun(n yamlx.Node) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	var p *quant.Plan
+	var p *plan.Plan
 	if pn.IsScalar() {
 		ref, _ := pn.Text()
 		if p, err = plans.Load(ref); err != nil {
@@ -226,7 +226,7 @@ func parseRun(n yamlx.Node) (Run, error) {
 		if err != nil {
 			return Run{}, err
 		}
-		if p, err = quant.ParsePlan(pm); err != nil {
+		if p, err = plan.ParsePlan(pm); err != nil {
 			return Run{}, err
 		}
 		if p.Name == "" {
@@ -382,7 +382,7 @@ func intList(m *yamlx.Map, key string) ([]int, error) {
 // planFromFields builds a plan giving the same spec (from string fields) to
 // several categories, through the same parser as plan files, so errors
 // read the same; where locates them in the experiment file.
-func planFromFields(where yamlx.Node, name string, cats []runtime.Category, fields map[string]string) (*quant.Plan, error) {
+func planFromFields(where yamlx.Node, name string, cats []runtime.Category, fields map[string]string) (*plan.Plan, error) {
 	var b strings.Builder
 	b.WriteString("{")
 	first := true
@@ -403,7 +403,7 @@ func planFromFields(where yamlx.Node, name string, cats []runtime.Category, fiel
 	if err != nil {
 		return nil, err
 	}
-	p, err := quant.ParsePlan(m)
+	p, err := plan.ParsePlan(m)
 	if err != nil {
 		// Point at the experiment line that generated the spec.
 		return nil, where.Errorf("%s: %v", name, stripLocation(err))

@@ -21,6 +21,8 @@ import (
 	"github.com/hyquant/hyquant/models"
 	"github.com/hyquant/hyquant/plans"
 	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/quant/calib"
+	"github.com/hyquant/hyquant/quant/plan"
 	"github.com/hyquant/hyquant/runtime"
 )
 
@@ -97,7 +99,7 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 	// The baseline: the float model.
 	base := RunResult{Name: "baseline", Kind: "baseline", Config: RunConfig{Plan: "baseline", Categories: map[string]string{}}}
 	base.Hash = e.hash(base.Config, nil)
-	basePlan := &quant.Plan{Name: "baseline", Source: "baseline"}
+	basePlan := &plan.Plan{Name: "baseline", Source: "baseline"}
 	if r, ok := prev[base.Hash]; ok {
 		fmt.Fprintf(o.Log, "baseline: done before (ppl %.4f), skipped\n", r.PPL)
 		base = r
@@ -195,7 +197,7 @@ type executor struct {
 
 // hash identifies a run's resolved configuration: model, protocol,
 // calibration and every category's full spec.
-func (e *executor) hash(rc RunConfig, p *quant.Plan) string {
+func (e *executor) hash(rc RunConfig, p *plan.Plan) string {
 	specs := map[string]quant.Spec{}
 	if p != nil {
 		for _, c := range runtime.Categories {
@@ -214,7 +216,7 @@ func (e *executor) hash(rc RunConfig, p *quant.Plan) string {
 	return hex.EncodeToString(h[:8])
 }
 
-func (e *executor) footprint(rr *RunResult, p *quant.Plan) error {
+func (e *executor) footprint(rr *RunResult, p *plan.Plan) error {
 	dt, err := e.l.Files.StoredDTypes(nil)
 	if err != nil {
 		return err
@@ -242,7 +244,7 @@ func (e *executor) calibration() ([][]int, error) {
 	return e.segs, nil
 }
 
-func (e *executor) quantize(run Run) (*quant.Applied, error) {
+func (e *executor) quantize(run Run) (*calib.Applied, error) {
 	dt, err := e.l.Files.StoredDTypes(nil)
 	if err != nil {
 		return nil, err
@@ -254,7 +256,7 @@ func (e *executor) quantize(run Run) (*quant.Applied, error) {
 	// Layer errors are measured for whole-model plans; a sensitivity run
 	// quantises one category and is judged by its perplexity alone.
 	measure := e.c.LayerErrors && run.Kind == "plan"
-	opts := quant.ApplyOptions{MeasureErrors: measure, Context: e.ctx}
+	opts := calib.ApplyOptions{MeasureErrors: measure, Context: e.ctx}
 	if measure || r.NeedsCalibration() {
 		if opts.Segments, err = e.calibration(); err != nil {
 			return nil, err
@@ -263,7 +265,7 @@ func (e *executor) quantize(run Run) (*quant.Applied, error) {
 	bar := progress.New(r.QuantizedCount(), "quantise", e.o.Quiet)
 	opts.Progress = func(done, total int, name string) { bar.Set(done, "quantise") }
 	defer bar.Finish()
-	return quant.Apply(e.l.Files.Config, e.l.Weights, r, opts)
+	return calib.Apply(e.l.Files.Config, e.l.Weights, r, opts)
 }
 
 func (e *executor) evaluate(rr *RunResult, m *runtime.Model, start time.Time) error {
@@ -355,7 +357,7 @@ func footprints8B(c *Config) ([]PlanFootprint, error) {
 	}
 	var out []PlanFootprint
 	seen := map[string]bool{}
-	add := func(name string, p *quant.Plan) {
+	add := func(name string, p *plan.Plan) {
 		if seen[name] {
 			return
 		}

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/hyquant/hyquant/internal/yamlx"
-	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/quant/plan"
 )
 
 //go:embed *.yaml
@@ -28,9 +28,9 @@ func Names() []string {
 }
 
 // Load reads a plan from a file, or a shipped plan by name.
-func Load(ref string) (*quant.Plan, error) {
+func Load(ref string) (*plan.Plan, error) {
 	if _, err := os.Stat(ref); err == nil {
-		return quant.LoadPlan(ref)
+		return plan.LoadPlan(ref)
 	}
 	data, err := files.ReadFile(strings.TrimSuffix(ref, ".yaml") + ".yaml")
 	if err != nil {
@@ -40,5 +40,5 @@ func Load(ref string) (*quant.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return quant.ParsePlan(m)
+	return plan.ParsePlan(m)
 }

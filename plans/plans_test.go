@@ -3,12 +3,12 @@ package plans
 import (
 	"testing"
 
-	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/quant/plan"
 	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
 
-func footprint8B(t *testing.T, plan string) quant.Footprint {
+func footprint8B(t *testing.T, plan string) plan.Footprint {
 	t.Helper()
 	p, err := Load(plan)
 	if err != nil {
@@ -53,7 +53,7 @@ func TestSeedPlans8B(t *testing.T) {
 
 	// The 58% claim: its 15.45 is the baseline in bytes/2^20/1000; seed-emb8
 	// lands at ~6.5 of those and 57.85%, seed at 51.22%.
-	cs, ce := quant.CheckClaim(seed), quant.CheckClaim(emb8)
+	cs, ce := plan.CheckClaim(seed), plan.CheckClaim(emb8)
 	if !cs.BaselineMatches || cs.Reaches58 || !ce.Reaches58 {
 		t.Errorf("claim check: seed %+v, seed-emb8 %+v", cs, ce)
 	}

@@ -61,7 +61,7 @@ func StaticActScale(st *Stats, bits int) float32 {
 // checkpoint stores it); scale is ignored for mode "token". A zero static
 // scale (inputs never non-zero in calibration) quantises everything to 0.
 func NewActQuantScale(inner kernels.Linear, bits int, mode string, scale float32) (kernels.Linear, error) {
-	if err := checkBits(bits, 2, 8); err != nil {
+	if err := CheckBits(bits, 2, 8); err != nil {
 		return nil, fmt.Errorf("activation quantisation: %v", err)
 	}
 	switch mode {

@@ -3,6 +3,7 @@ package quant
 import (
 	"fmt"
 
+	"github.com/hyquant/hyquant/quant/grid"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
 
@@ -24,7 +25,7 @@ func (Channel8) Prepare(s *Spec) error {
 	if s.Bits == 0 {
 		s.Bits = 8
 	}
-	if s.Bits != 8 || s.Granularity.Kind != PerChannel || !s.Symmetric {
+	if s.Bits != 8 || s.Granularity.Kind != grid.PerChannel || !s.Symmetric {
 		return fmt.Errorf("channel8 is 8-bit, per-channel and symmetric; use rtn for %d bits %s symmetric=%v", s.Bits, s.Granularity, s.Symmetric)
 	}
 	return nil
@@ -39,11 +40,11 @@ func (Channel8) Quantize(w []float32, a Assignment, st *Stats) (*Quantized, erro
 	if err := checkWeights("channel8", w, a); err != nil {
 		return nil, err
 	}
-	sc := Scheme{Bits: 8, Symmetric: true, ScaleDType: a.Spec.ScaleDType}
+	sc := grid.Scheme{Bits: 8, Symmetric: true, ScaleDType: a.Spec.ScaleDType}
 	if sc.ScaleDType == "" {
 		sc.ScaleDType = safetensors.F16
 	}
-	q, err := RoundToNearest(widen(w), Grid{Rows: a.Rows, Cols: a.Cols, Granularity: Granularity{Kind: PerChannel}}, sc)
+	q, err := grid.RoundToNearest(widen(w), grid.Grid{Rows: a.Rows, Cols: a.Cols, Granularity: grid.Granularity{Kind: grid.PerChannel}}, sc)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"gonum.org/v1/gonum/lapack/lapack64"
 
 	"github.com/hyquant/hyquant/kernels"
+	"github.com/hyquant/hyquant/quant/grid"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
 
@@ -72,7 +73,7 @@ func (GPTQ) NeedsCalibration(Spec) bool { return true }
 
 // Prepare fills in the defaults and checks the options.
 func (GPTQ) Prepare(s *Spec) error {
-	if err := checkBits(s.Bits, 2, 8); err != nil {
+	if err := CheckBits(s.Bits, 2, 8); err != nil {
 		return err
 	}
 	return prepareGPTQ(s)
@@ -93,7 +94,7 @@ func prepareGPTQ(s *Spec) error {
 	if s.BlockSize < 1 {
 		return fmt.Errorf("block_size %d must be a positive number of columns", s.BlockSize)
 	}
-	if s.ActOrder && s.Granularity.Kind == PerGroup && !s.StaticGroups {
+	if s.ActOrder && s.Granularity.Kind == grid.PerGroup && !s.StaticGroups {
 		return fmt.Errorf("act_order with granularity %s needs static_groups: true (stored groups are consecutive original columns, so their scales must be fixed before the columns are reordered)", s.Granularity)
 	}
 	return nil
@@ -107,7 +108,7 @@ func (GPTQ) Quantize(w []float32, a Assignment, st *Stats) (*Quantized, error) {
 	if err := checkStats("gptq", a, st); err != nil {
 		return nil, err
 	}
-	q, err := RoundGPTQ(widen(w), st.Hessian(), Grid{Rows: a.Rows, Cols: a.Cols, Granularity: a.Spec.Granularity}, SchemeOf(a.Spec), GPTQOptionsOf(a.Spec), a.Param.Name)
+	q, err := RoundGPTQ(widen(w), st.Hessian(), grid.Grid{Rows: a.Rows, Cols: a.Cols, Granularity: a.Spec.Granularity}, SchemeOf(a.Spec), GPTQOptionsOf(a.Spec), a.Param.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +150,8 @@ func GPTQOptionsOf(s Spec) GPTQOptions {
 // RoundGPTQ quantises the row-major g.Rows×g.Cols weight w (float64, used
 // as scratch) given the Hessian h (g.Cols×g.Cols, also used as scratch).
 // name identifies the layer in errors.
-func RoundGPTQ(w, h []float64, g Grid, sc Scheme, o GPTQOptions, name string) (*kernels.QMatrix, error) {
-	if err := g.check(); err != nil {
+func RoundGPTQ(w, h []float64, g grid.Grid, sc grid.Scheme, o GPTQOptions, name string) (*kernels.QMatrix, error) {
+	if err := g.Check(); err != nil {
 		return nil, fmt.Errorf("gptq: %s: %v", name, err)
 	}
 	rows, n := g.Rows, g.Cols
@@ -163,7 +164,7 @@ func RoundGPTQ(w, h []float64, g Grid, sc Scheme, o GPTQOptions, name string) (*
 	if o.BlockSize <= 0 {
 		o.BlockSize = DefaultBlockSize
 	}
-	dynamic := g.Granularity.Kind == PerGroup && !o.StaticGroups
+	dynamic := g.Granularity.Kind == grid.PerGroup && !o.StaticGroups
 	if o.ActOrder && dynamic {
 		return nil, fmt.Errorf("gptq: %s: act_order with %s needs static groups", name, g.Granularity)
 	}
@@ -180,11 +181,11 @@ func RoundGPTQ(w, h []float64, g Grid, sc Scheme, o GPTQOptions, name string) (*
 		}
 	}
 
-	var params []GroupParams
+	var params []grid.GroupParams
 	if !dynamic {
-		params = GridParams(w, g, sc)
+		params = grid.GridParams(w, g, sc)
 	} else {
-		params = make([]GroupParams, g.NumParams())
+		params = make([]grid.GroupParams, g.NumParams())
 	}
 
 	// perm[k] is the original column rounded k-th.
@@ -253,7 +254,7 @@ func RoundGPTQ(w, h []float64, g Grid, sc Scheme, o GPTQOptions, name string) (*
 			lazyUpdate(w, rows, n, errs[:rows*bw], u, i1, i2)
 		}
 	}
-	q, err := BuildQMatrix(codes, params, g, sc)
+	q, err := grid.BuildQMatrix(codes, params, g, sc)
 	if err != nil {
 		return nil, fmt.Errorf("gptq: %s: %v", name, err)
 	}

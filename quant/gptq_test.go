@@ -12,6 +12,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/hyquant/hyquant/kernels"
+	"github.com/hyquant/hyquant/quant/grid"
 	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
@@ -55,7 +56,7 @@ func correlatedStats(rng *rand.Rand, n, cols int) *Stats {
 	return st
 }
 
-func gptqAssignment(rows, cols, bits int, g Granularity, sym bool, opts GPTQOptions) Assignment {
+func gptqAssignment(rows, cols, bits int, g grid.Granularity, sym bool, opts GPTQOptions) Assignment {
 	a := rtnAssignment(rows, cols, bits, g, sym, safetensors.F16)
 	a.Spec.Method = "gptq"
 	a.Spec.Damp, a.Spec.ActOrder, a.Spec.StaticGroups, a.Spec.BlockSize = opts.Damp, opts.ActOrder, opts.StaticGroups, opts.BlockSize
@@ -79,7 +80,7 @@ func TestGPTQIdentityHessianEqualsRTN(t *testing.T) {
 	}
 	for _, bits := range []int{3, 4, 8} {
 		for _, sym := range []bool{true, false} {
-			for _, g := range []Granularity{perTensor, perChannel, group(16)} {
+			for _, g := range []grid.Granularity{perTensor, perChannel, group(16)} {
 				for _, o := range []GPTQOptions{{BlockSize: 128}, {BlockSize: 8}, {BlockSize: 5}, {ActOrder: true, StaticGroups: true}} {
 					a := gptqAssignment(rows, cols, bits, g, sym, o)
 					got, err := GPTQ{}.Quantize(w, a, st)
@@ -144,9 +145,9 @@ func TestGPTQBeatsRTNSynthetic(t *testing.T) {
 	rows, cols := 48, 96
 	w := randomMatrix(rng, rows, cols)
 	st := correlatedStats(rng, 400, cols)
-	for _, g := range []Granularity{perChannel, group(32)} {
+	for _, g := range []grid.Granularity{perChannel, group(32)} {
 		for _, o := range []GPTQOptions{{}, {BlockSize: 16}, {ActOrder: true, StaticGroups: true}, {StaticGroups: true}} {
-			if o.ActOrder && g.Kind == PerChannel {
+			if o.ActOrder && g.Kind == grid.PerChannel {
 				o.StaticGroups = false
 			}
 			a := gptqAssignment(rows, cols, 3, g, false, o)
@@ -309,8 +310,8 @@ func benchmarkGPTQ(b *testing.B, rows, cols int) {
 	for i, v := range xtx {
 		h[i] = 2 * float64(v) / float64(n)
 	}
-	g := Grid{Rows: rows, Cols: cols, Granularity: group(128)}
-	sc := Scheme{Bits: 4, Symmetric: true, ScaleDType: safetensors.F16}
+	g := grid.Grid{Rows: rows, Cols: cols, Granularity: group(128)}
+	sc := grid.Scheme{Bits: 4, Symmetric: true, ScaleDType: safetensors.F16}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/hyquant/hyquant/kernels"
+	"github.com/hyquant/hyquant/quant/grid"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
 
@@ -58,7 +59,7 @@ func (MambaQuant) MatrixOnly() bool { return true }
 
 // Prepare fills in the defaults and checks the options.
 func (MambaQuant) Prepare(s *Spec) error {
-	if err := checkBits(s.Bits, 2, 8); err != nil {
+	if err := CheckBits(s.Bits, 2, 8); err != nil {
 		return err
 	}
 	switch s.Rotation {
@@ -122,14 +123,14 @@ func (m MambaQuant) Quantize(w []float32, a Assignment, st *Stats) (*Quantized, 
 		return nil, fmt.Errorf("mambaquant: %s: %v", a.Param.Name, err)
 	}
 	rotated := widen(t.RotateWeights(w, a.Rows, a.Cols))
-	g := Grid{Rows: a.Rows, Cols: a.Cols, Granularity: s.Granularity}
+	g := grid.Grid{Rows: a.Rows, Cols: a.Cols, Granularity: s.Granularity}
 	var q *kernels.QMatrix
 	if s.Rounding == RoundingGPTQ {
 		h := st.Hessian()
 		t.RotateGram(h, a.Cols)
 		q, err = RoundGPTQ(rotated, h, g, SchemeOf(s), GPTQOptionsOf(s), a.Param.Name)
 	} else {
-		q, err = RoundToNearest(rotated, g, SchemeOf(s))
+		q, err = grid.RoundToNearest(rotated, g, SchemeOf(s))
 	}
 	if err != nil {
 		return nil, err

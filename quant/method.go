@@ -2,8 +2,8 @@ package quant
 
 import (
 	"fmt"
+	"math"
 	"sort"
-	"strings"
 
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
@@ -69,16 +69,8 @@ func MethodNames() []string {
 	return names
 }
 
-func lookupMethod(name string) (Method, error) {
-	m, ok := registry[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown method %q (known: %s)", name, strings.Join(MethodNames(), ", "))
-	}
-	return m, nil
-}
-
-// checkBits validates a bit width against an allowed range.
-func checkBits(bits, lo, hi int) error {
+// CheckBits validates a bit width against an allowed range.
+func CheckBits(bits, lo, hi int) error {
 	if bits < lo || bits > hi {
 		return fmt.Errorf("bits %d is outside %d..%d", bits, lo, hi)
 	}
@@ -87,4 +79,27 @@ func checkBits(bits, lo, hi int) error {
 
 func errNotImplemented(method string) error {
 	return fmt.Errorf("method %s: Quantize is not implemented yet", method)
+}
+
+// widen copies float32 weights into a new float64 slice.
+func widen(w []float32) []float64 {
+	out := make([]float64, len(w))
+	for i, v := range w {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// checkWeights reports a weight slice that does not match its assignment,
+// or a value that is not finite.
+func checkWeights(method string, w []float32, a Assignment) error {
+	if a.Rows <= 0 || a.Cols <= 0 || len(w) != a.Rows*a.Cols {
+		return fmt.Errorf("%s: %s: %d weights for a %d×%d matrix", method, a.Param.Name, len(w), a.Rows, a.Cols)
+	}
+	for i, v := range w {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("%s: %s: weight (%d, %d) is %v", method, a.Param.Name, i/a.Cols, i%a.Cols, v)
+		}
+	}
+	return nil
 }

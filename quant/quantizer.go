@@ -6,7 +6,7 @@ import (
 
 // Stats are the calibration statistics of one linear layer's input,
 // gathered by running the real forward pass over calibration text (see
-// eval.Calibrator). Memory is bounded: Cols² float64 for XtX, nothing per token.
+// calib.Collector). Memory is bounded: Cols² float64 for XtX, nothing per token.
 type Stats struct {
 	Name string // the layer's weight name
 	Cols int    // input width
@@ -70,4 +70,24 @@ type Transform struct {
 	Signs  []float32 // Hadamard: random ±1 per input channel, applied before the transform
 	Block  int       // Hadamard: block size of the block-diagonal transform
 	Matrix []float32 // KLT: Cols×Cols orthogonal matrix R (row-major), y = R·x
+}
+
+// Linear builds the kernel for a quantised projection: the packed codes,
+// behind activation fake-quantisation (of the input the codes see, so after
+// the transform) when s asks for it, behind the input transform.
+func (q *Quantized) Linear(s Spec, actScale float32, bias []float32) (kernels.Linear, error) {
+	ql, err := kernels.NewQLinear(q.Q, bias)
+	if err != nil {
+		return nil, err
+	}
+	var l kernels.Linear = ql
+	if s.ActBits > 0 {
+		if l, err = NewActQuantScale(l, s.ActBits, s.ActMode, actScale); err != nil {
+			return nil, err
+		}
+	}
+	if q.Transform != nil {
+		return NewRotatedLinear(q.Transform, l)
+	}
+	return l, nil
 }

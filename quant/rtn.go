@@ -1,12 +1,13 @@
 package quant
 
 import (
+	"github.com/hyquant/hyquant/quant/grid"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
 
 // RTN is round-to-nearest quantisation: each group's scale (and zero point)
 // comes from its own min/max, every weight is rounded independently (see
-// rounding.go for the rules).
+// grid/rounding.go for the rules).
 type RTN struct{}
 
 func init() { Register(RTN{}) }
@@ -17,7 +18,7 @@ func (RTN) Summary() string {
 }
 func (RTN) Options() []string                       { return nil }
 func (RTN) Aux(Assignment) []safetensors.TensorSpec { return nil }
-func (RTN) Prepare(s *Spec) error                   { return checkBits(s.Bits, 2, 8) }
+func (RTN) Prepare(s *Spec) error                   { return CheckBits(s.Bits, 2, 8) }
 
 // NeedsCalibration is false: RTN looks at the weights only.
 func (RTN) NeedsCalibration(Spec) bool { return false }
@@ -27,7 +28,7 @@ func (RTN) Quantize(w []float32, a Assignment, _ *Stats) (*Quantized, error) {
 	if err := checkWeights("rtn", w, a); err != nil {
 		return nil, err
 	}
-	q, err := RoundToNearest(widen(w), Grid{Rows: a.Rows, Cols: a.Cols, Granularity: a.Spec.Granularity}, SchemeOf(a.Spec))
+	q, err := grid.RoundToNearest(widen(w), grid.Grid{Rows: a.Rows, Cols: a.Cols, Granularity: a.Spec.Granularity}, SchemeOf(a.Spec))
 	if err != nil {
 		return nil, err
 	}

@@ -2,53 +2,12 @@ package quant
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
+	"github.com/hyquant/hyquant/quant/grid"
+	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
-
-// GranularityKind says how many weights share one scale.
-type GranularityKind int
-
-const (
-	PerTensor  GranularityKind = iota // one scale for the whole tensor
-	PerChannel                        // one scale per output channel (row)
-	PerGroup                          // one scale per GroupSize consecutive inputs of a row
-)
-
-// Granularity is a GranularityKind with its group size.
-type Granularity struct {
-	Kind      GranularityKind
-	GroupSize int // PerGroup only
-}
-
-func (g Granularity) String() string {
-	switch g.Kind {
-	case PerTensor:
-		return "tensor"
-	case PerChannel:
-		return "channel"
-	}
-	return fmt.Sprintf("group:%d", g.GroupSize)
-}
-
-// ParseGranularity reads "tensor", "channel" or "group:N".
-func ParseGranularity(s string) (Granularity, error) {
-	switch s {
-	case "tensor":
-		return Granularity{Kind: PerTensor}, nil
-	case "channel":
-		return Granularity{Kind: PerChannel}, nil
-	}
-	if rest, ok := strings.CutPrefix(s, "group:"); ok {
-		n, err := strconv.Atoi(rest)
-		if err == nil && n > 0 {
-			return Granularity{Kind: PerGroup, GroupSize: n}, nil
-		}
-	}
-	return Granularity{}, fmt.Errorf("%q is not tensor, channel or group:N with N a positive integer", s)
-}
 
 // Spec is the precision of one category (and, once resolved, one tensor).
 type Spec struct {
@@ -58,7 +17,7 @@ type Spec struct {
 
 	Method      string // a registered method name (rtn, channel8, gptq, mambaquant)
 	Bits        int    // 2..8
-	Granularity Granularity
+	Granularity grid.Granularity
 	Symmetric   bool
 	ScaleDType  safetensors.DType // F16, BF16 or F32
 
@@ -80,13 +39,57 @@ type Spec struct {
 // KeepSpec stores a tensor as it is.
 var KeepSpec = Spec{Keep: true}
 
+// Assignment is one parameter with its resolved spec.
+type Assignment struct {
+	Param  runtime.Param
+	Stored safetensors.DType // dtype of the original tensor
+	Spec   Spec
+	// Rows and Cols view the parameter as a matrix (see grid.MatrixShape).
+	Rows, Cols int
+}
+
+// SchemeOf returns the rounding scheme of a spec.
+func SchemeOf(s Spec) grid.Scheme {
+	return grid.Scheme{Bits: s.Bits, Symmetric: s.Symmetric, ScaleDType: s.ScaleDType}
+}
+
+// CheckActivation checks a spec's activation fields (act_bits, act_mode)
+// and fills in the default mode, token.
+func CheckActivation(s *Spec) error {
+	if s.ActBits == 0 {
+		if s.ActMode != "" {
+			return fmt.Errorf("act_mode %q given without act_bits", s.ActMode)
+		}
+		return nil
+	}
+	if err := CheckBits(s.ActBits, 2, 8); err != nil {
+		return fmt.Errorf("act_bits: %v", err)
+	}
+	switch s.ActMode {
+	case "":
+		s.ActMode = "token"
+	case "token", "tensor":
+	default:
+		return fmt.Errorf("act_mode %q is not token (dynamic per token) or tensor (static, calibrated)", s.ActMode)
+	}
+	return nil
+}
+
+// NeedsCalibration reports whether quantising under s needs calibration
+// statistics: its method needs them, or a static activation scale must be
+// measured.
+func (s Spec) NeedsCalibration() bool {
+	m, ok := Lookup(s.Method)
+	return (ok && m.NeedsCalibration(s)) || (s.ActBits > 0 && s.ActMode == "tensor")
+}
+
 // String renders a spec compactly for tables, e.g. "rtn w4 g128 sym fp16".
 func (s Spec) String() string {
 	if s.Keep {
 		if s.KeepDType == "" {
 			return "keep"
 		}
-		return "keep " + dtypeName(s.KeepDType)
+		return "keep " + FloatDTypeName(s.KeepDType)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s w%d %s", s.Method, s.Bits, s.Granularity)
@@ -95,7 +98,7 @@ func (s Spec) String() string {
 	} else {
 		b.WriteString(" asym")
 	}
-	b.WriteString(" " + dtypeName(s.ScaleDType))
+	b.WriteString(" " + FloatDTypeName(s.ScaleDType))
 	if s.Rotation != "" {
 		b.WriteString(" " + s.Rotation)
 	}
@@ -118,7 +121,9 @@ func ParseFloatDType(s string) (safetensors.DType, error) {
 	return "", fmt.Errorf("%q is not fp16, bf16 or fp32", s)
 }
 
-func dtypeName(d safetensors.DType) string {
+// FloatDTypeName is the plan-file name of a float dtype (fp16, bf16, fp32),
+// the inverse of ParseFloatDType; other dtypes keep their own name.
+func FloatDTypeName(d safetensors.DType) string {
 	switch d {
 	case safetensors.F16:
 		return "fp16"

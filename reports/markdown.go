@@ -12,7 +12,7 @@ import (
 	"github.com/hyquant/hyquant/internal/units"
 	"github.com/hyquant/hyquant/models"
 	"github.com/hyquant/hyquant/plans"
-	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/quant/plan"
 )
 
 // report.md: what was run, the results table, the figures with captions,
@@ -210,13 +210,13 @@ func verdict(b *strings.Builder, d *data, dir string) {
 		return
 	}
 	base := fps[0].Baseline
-	bc := quant.CheckClaim(quant.Footprint{Baseline: base, Quantized: base})
+	bc := plan.CheckClaim(plan.Footprint{Baseline: base, Quantized: base})
 	t := table.New("plan", "bytes", "GB", "GiB", "claim-GB", "reduction", "reaches 58%")
 	t.Row("bf16 baseline", units.Commas(base), fmt.Sprintf("%.3f", float64(base)/units.GB), fmt.Sprintf("%.3f", float64(base)/units.GiB), fmt.Sprintf("%.3f", bc.BaselineClaimUnits), "—", "—")
-	var reach, notReach, asQuoted []quant.ClaimCheck
+	var reach, notReach, asQuoted []plan.ClaimCheck
 	var reachNames, notNames, quotedNames []string
 	for _, fp := range fps {
-		c := quant.CheckClaim(quant.Footprint{Baseline: fp.Baseline, Quantized: fp.Quantized})
+		c := plan.CheckClaim(plan.Footprint{Baseline: fp.Baseline, Quantized: fp.Quantized})
 		mark := "no"
 		if c.Reaches58 {
 			mark = "yes"
@@ -224,7 +224,7 @@ func verdict(b *strings.Builder, d *data, dir string) {
 		t.Row("`"+fp.Plan+"`", units.Commas(fp.Quantized), fmt.Sprintf("%.3f", float64(fp.Quantized)/units.GB), fmt.Sprintf("%.3f", float64(fp.Quantized)/units.GiB),
 			fmt.Sprintf("%.3f", c.QuantizedClaimUnits), units.Percent(c.Reduction), mark)
 		switch {
-		case c.Reaches58 && math.Abs(c.QuantizedClaimUnits-quant.ClaimQuantized) < claimCloseTo65:
+		case c.Reaches58 && math.Abs(c.QuantizedClaimUnits-plan.ClaimQuantized) < claimCloseTo65:
 			asQuoted, quotedNames = append(asQuoted, c), append(quotedNames, fp.Plan)
 		case c.Reaches58:
 			reach, reachNames = append(reach, c), append(reachNames, fp.Plan)
@@ -240,7 +240,7 @@ func verdict(b *strings.Builder, d *data, dir string) {
 	} else {
 		p("- The recorded 8B baseline, %s bytes, is %.3f claim-GB, not the quoted 15.45: the footprints may not be of Nemotron-H-8B; only the ratios compare.\n", units.Commas(base), bc.BaselineClaimUnits)
 	}
-	line := func(name string, c quant.ClaimCheck, what string) {
+	line := func(name string, c plan.ClaimCheck, what string) {
 		p("- `%s` %s: %s bytes = %.3f GB = %.3f GiB = %.3f claim-GB; reduction %s.\n",
 			name, what, units.Commas(c.Quantized), float64(c.Quantized)/units.GB, float64(c.Quantized)/units.GiB, c.QuantizedClaimUnits, units.Percent(c.Reduction))
 	}

@@ -12,7 +12,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/hyquant/hyquant/experiments"
-	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/quant/plan"
 	"github.com/hyquant/hyquant/runtime"
 )
 
@@ -257,8 +257,8 @@ func memoryBreakdownFigure(dir string, d *data) (figureResult, error) {
 		if err != nil {
 			return figureResult{}, err
 		}
-		target := float64(base) * (1 - quant.ClaimReduction)
-		tol := float64(base) * (1 - (quant.ClaimReduction - 0.005))
+		target := float64(base) * (1 - plan.ClaimReduction)
+		tol := float64(base) * (1 - (plan.ClaimReduction - 0.005))
 		p.Add(claimLine{y: target / 1e9, tol: tol / 1e9, text: fmt.Sprintf("58%% claim\n%.3f GB", target/1e9)})
 		panels = append(panels, []*plot.Plot{p})
 	}
@@ -273,9 +273,9 @@ func memoryBreakdownFigure(dir string, d *data) (figureResult, error) {
 	legend.Add("above each bar: total,")
 	legend.Add("  reduction vs baseline")
 	if len(big) > 0 {
-		target := float64(big[0].baseline) * (1 - quant.ClaimReduction)
+		target := float64(big[0].baseline) * (1 - plan.ClaimReduction)
 		legend.Add("58% claim (8B): 42% of bf16", lineThumb{claimStyle})
-		legend.Add(fmt.Sprintf("  = %.3f GB = %.2f claim-GB", target/1e9, target/quant.ClaimUnit))
+		legend.Add(fmt.Sprintf("  = %.3f GB = %.2f claim-GB", target/1e9, target/plan.ClaimUnit))
 		legend.Add("still rounds to 58%", boxThumb{claimBand})
 	}
 

@@ -12,6 +12,8 @@ import (
 	"github.com/hyquant/hyquant/internal/units"
 	"github.com/hyquant/hyquant/plans"
 	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/quant/grid"
+	"github.com/hyquant/hyquant/quant/plan"
 	"github.com/hyquant/hyquant/runtime"
 )
 
@@ -89,7 +91,7 @@ type claimJSON struct {
 
 // partBytes splits a category's stored bytes into codes, scales, zero points
 // and everything else (kept tensors, auxiliary tensors).
-func partBytes(r *quant.Resolved) map[runtime.Category]*planCategoryJSON {
+func partBytes(r *plan.Resolved) map[runtime.Category]*planCategoryJSON {
 	out := map[runtime.Category]*planCategoryJSON{}
 	for _, a := range r.Assignments {
 		c := out[a.Param.Category]
@@ -99,11 +101,11 @@ func partBytes(r *quant.Resolved) map[runtime.Category]*planCategoryJSON {
 		}
 		for _, t := range quant.Layout(a) {
 			switch {
-			case strings.HasSuffix(t.Name, quant.CodesSuffix):
+			case strings.HasSuffix(t.Name, grid.CodesSuffix):
 				c.CodeBytes += t.Bytes()
-			case strings.HasSuffix(t.Name, quant.ScalesSuffix):
+			case strings.HasSuffix(t.Name, grid.ScalesSuffix):
 				c.ScaleBytes += t.Bytes()
-			case strings.HasSuffix(t.Name, quant.ZerosSuffix):
+			case strings.HasSuffix(t.Name, grid.ZerosSuffix):
 				c.ZeroBytes += t.Bytes()
 			default:
 				c.OtherBytes += t.Bytes()
@@ -114,15 +116,15 @@ func partBytes(r *quant.Resolved) map[runtime.Category]*planCategoryJSON {
 }
 
 // footprintOf resolves a plan on a model and returns its footprint.
-func footprintOf(p *quant.Plan, mf *runtime.ModelFiles, ck *runtime.Checkpoint) (*quant.Resolved, quant.Footprint, error) {
+func footprintOf(p *plan.Plan, mf *runtime.ModelFiles, ck *runtime.Checkpoint) (*plan.Resolved, plan.Footprint, error) {
 	inv := runtime.BuildInventory(mf.Config)
 	dtypeOf, err := mf.StoredDTypes(ck)
 	if err != nil {
-		return nil, quant.Footprint{}, err
+		return nil, plan.Footprint{}, err
 	}
 	r, err := p.Resolve(inv, dtypeOf)
 	if err != nil {
-		return nil, quant.Footprint{}, err
+		return nil, plan.Footprint{}, err
 	}
 	return r, r.Footprint(), nil
 }
@@ -148,7 +150,7 @@ func runPlan(w io.Writer, ref, planRef string, asJSON bool) error {
 		return err
 	}
 	parts := partBytes(r)
-	claim := quant.CheckClaim(f)
+	claim := plan.CheckClaim(f)
 	shipped := map[string]float64{}
 	for _, name := range plans.Names() {
 		sp, err := plans.Load(name)
@@ -200,7 +202,7 @@ func runPlan(w io.Writer, ref, planRef string, asJSON bool) error {
 	return nil
 }
 
-func printClaim(w io.Writer, planName string, f quant.Footprint, c quant.ClaimCheck, shipped map[string]float64) {
+func printClaim(w io.Writer, planName string, f plan.Footprint, c plan.ClaimCheck, shipped map[string]float64) {
 	fmt.Fprintln(w, `The "15.45 GB -> ~6.5 GB, a 58% reduction" claim (Nemotron-H-8B):`)
 	if c.BaselineMatches {
 		fmt.Fprintf(w, "  Its \"15.45 GB\" is this model's %s bf16 bytes / 2^20 / 1000 = %.3f: mebibytes divided by 1000,\n", units.Commas(f.Baseline), c.BaselineClaimUnits)
@@ -221,7 +223,7 @@ func printClaim(w io.Writer, planName string, f quant.Footprint, c quant.ClaimCh
 	sort.Strings(names)
 	for _, n := range names {
 		mark := "no"
-		if quant.ReachesClaim(shipped[n]) {
+		if plan.ReachesClaim(shipped[n]) {
 			mark = "yes"
 		}
 		fmt.Fprintf(w, "  Shipped plan %-10s reduction %s, reaches 58%%: %s\n", n, units.Percent(shipped[n]), mark)

@@ -14,6 +14,9 @@ import (
 	"github.com/hyquant/hyquant/internal/units"
 	"github.com/hyquant/hyquant/plans"
 	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/quant/calib"
+	"github.com/hyquant/hyquant/quant/ckpt"
+	"github.com/hyquant/hyquant/quant/plan"
 	hqruntime "github.com/hyquant/hyquant/runtime"
 )
 
@@ -33,7 +36,7 @@ func newQuantizeCmd() *cobra.Command {
 		Long: `quantize resolves the plan against the model, quantises every tensor the plan
 names with its method (` + strings.Join(quant.MethodNames(), ", ") + `), and writes a directory
 with config.json, tokenizer.json, safetensors holding the packed codes, scales,
-zero points and transforms, and ` + quant.ManifestFile + ` describing each tensor.
+zero points and transforms, and ` + ckpt.ManifestFile + ` describing each tensor.
 The tensor bytes written equal 'hyquant plan' for the same plan, exactly.
 
 Methods that need calibration (gptq; mambaquant with KLT, smoothing or GPTQ
@@ -95,7 +98,7 @@ func runQuantize(w io.Writer, o quantizeOptions) error {
 		return err
 	}
 	inv := hqruntime.BuildInventory(mf.Config)
-	var r *quant.Resolved
+	var r *plan.Resolved
 	var results map[string]*quant.Quantized
 	var actScales map[string]float32
 	var src *hqruntime.Checkpoint
@@ -131,7 +134,7 @@ func runQuantize(w io.Writer, o quantizeOptions) error {
 			fmt.Fprintf(w, "Calibrating on %d segments of %d tokens of %s (seed %d)\n", o.segments, o.length, o.calib, o.seed)
 		}
 		bar := progress.New(r.QuantizedCount(), "quantise", o.asJSON)
-		applied, err := quant.Apply(mf.Config, l.Weights, r, quant.ApplyOptions{Segments: segs, Progress: func(done, total int, name string) { bar.Set(done, "quantise") }})
+		applied, err := calib.Apply(mf.Config, l.Weights, r, calib.ApplyOptions{Segments: segs, Progress: func(done, total int, name string) { bar.Set(done, "quantise") }})
 		bar.Finish()
 		if err != nil {
 			return err
@@ -153,7 +156,7 @@ func runQuantize(w io.Writer, o quantizeOptions) error {
 	}
 	f := r.Footprint()
 	bar := progress.New(int(f.Quantized/1e6), "write MB", o.asJSON)
-	sum, err := quant.WriteCheckpoint(o.out, mf, src, r, results, actScales, quant.WriteOptions{ShardBytes: int64(o.shardGB * 1e9), Force: o.force,
+	sum, err := ckpt.WriteCheckpoint(o.out, mf, src, r, results, actScales, ckpt.WriteOptions{ShardBytes: int64(o.shardGB * 1e9), Force: o.force,
 		Progress: func(done, total int64) { bar.Set(int(done/1e6), "write MB") }})
 	bar.Finish()
 	if err != nil {

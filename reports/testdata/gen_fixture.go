@@ -23,6 +23,8 @@ import (
 	"github.com/hyquant/hyquant/experiments"
 	"github.com/hyquant/hyquant/plans"
 	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/quant/grid"
+	"github.com/hyquant/hyquant/quant/plan"
 	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
@@ -55,7 +57,7 @@ func load(ref string) model {
 	return model{mf, runtime.BuildInventory(mf.Config), d}
 }
 
-func (m model) footprint(p *quant.Plan) quant.Footprint {
+func (m model) footprint(p *plan.Plan) plan.Footprint {
 	r, err := p.Resolve(m.inv, m.dtypeOf)
 	if err != nil {
 		log.Fatal(err)
@@ -64,12 +66,12 @@ func (m model) footprint(p *quant.Plan) quant.Footprint {
 }
 
 func spec(method string, bits int) quant.Spec {
-	s := quant.Spec{Method: method, Bits: bits, Symmetric: true, ScaleDType: safetensors.F16, Granularity: quant.Granularity{Kind: quant.PerChannel}}
+	s := quant.Spec{Method: method, Bits: bits, Symmetric: true, ScaleDType: safetensors.F16, Granularity: grid.Granularity{Kind: grid.PerChannel}}
 	switch {
 	case bits == 2:
-		s.Granularity = quant.Granularity{Kind: quant.PerGroup, GroupSize: 64}
+		s.Granularity = grid.Granularity{Kind: grid.PerGroup, GroupSize: 64}
 	case bits < 8:
-		s.Granularity = quant.Granularity{Kind: quant.PerGroup, GroupSize: 128}
+		s.Granularity = grid.Granularity{Kind: grid.PerGroup, GroupSize: 128}
 	}
 	if method == "mambaquant" {
 		s.Rotation = "hadamard"
@@ -80,8 +82,8 @@ func spec(method string, bits int) quant.Spec {
 var linear = []runtime.Category{runtime.SSMInProj, runtime.SSMOutProj, runtime.MLPUp, runtime.MLPDown,
 	runtime.AttnQ, runtime.AttnK, runtime.AttnV, runtime.AttnO, runtime.LMHead}
 
-func wholePlan(method string, bits int) *quant.Plan {
-	p := &quant.Plan{Name: fmt.Sprintf("%s-w%d", method, bits), Categories: map[runtime.Category]quant.Spec{}}
+func wholePlan(method string, bits int) *plan.Plan {
+	p := &plan.Plan{Name: fmt.Sprintf("%s-w%d", method, bits), Categories: map[runtime.Category]quant.Spec{}}
 	for _, c := range linear {
 		p.Categories[c] = spec(method, bits)
 	}
@@ -89,7 +91,7 @@ func wholePlan(method string, bits int) *quant.Plan {
 	return p
 }
 
-func config(p *quant.Plan, fp quant.Footprint) experiments.RunConfig {
+func config(p *plan.Plan, fp plan.Footprint) experiments.RunConfig {
 	rc := experiments.RunConfig{Plan: p.Name, Categories: map[string]string{}}
 	var biggest int64
 	for _, c := range fp.Categories {
@@ -101,7 +103,7 @@ func config(p *quant.Plan, fp quant.Footprint) experiments.RunConfig {
 	return rc
 }
 
-func catBytes(fp quant.Footprint) []experiments.CategoryBytes {
+func catBytes(fp plan.Footprint) []experiments.CategoryBytes {
 	var out []experiments.CategoryBytes
 	for _, c := range fp.Categories {
 		out = append(out, experiments.CategoryBytes{Category: string(c.Category), Precision: c.Spec.String(), BaselineBytes: c.Baseline, QuantizedBytes: c.Quantized})
@@ -120,7 +122,7 @@ func round(x float64, sig int) float64 {
 }
 
 // layerErrors makes synthetic relative errors for every quantised linear layer.
-func layerErrors(m model, p *quant.Plan) []experiments.LayerError {
+func layerErrors(m model, p *plan.Plan) []experiments.LayerError {
 	var out []experiments.LayerError
 	for _, prm := range m.inv.Params {
 		if !prm.Matrix {
@@ -233,7 +235,7 @@ func main() {
 		Machine:    experiments.MachineInfo{CPU: "AMD EPYC 9R14 (2 vCPU)", Threads: 2, GoVer: "go1.26.8"},
 	}
 
-	keepAll := &quant.Plan{Name: "baseline", Categories: map[runtime.Category]quant.Spec{}}
+	keepAll := &plan.Plan{Name: "baseline", Categories: map[runtime.Category]quant.Spec{}}
 	bfp := mini.footprint(keepAll)
 	res.Runs = append(res.Runs, experiments.RunResult{
 		Name: "baseline", Kind: "baseline", Hash: hash("baseline"), Config: config(keepAll, bfp),
@@ -242,7 +244,7 @@ func main() {
 	})
 
 	type planRun struct {
-		plan *quant.Plan
+		plan *plan.Plan
 		ppl  float64
 		wall float64
 	}
@@ -305,7 +307,7 @@ func main() {
 			if math.IsNaN(d) {
 				continue
 			}
-			p := &quant.Plan{Name: fmt.Sprintf("sens-%s-w%d", s.cat, bits), Categories: map[runtime.Category]quant.Spec{s.cat: spec("rtn", bits)}}
+			p := &plan.Plan{Name: fmt.Sprintf("sens-%s-w%d", s.cat, bits), Categories: map[runtime.Category]quant.Spec{s.cat: spec("rtn", bits)}}
 			fp := mini.footprint(p)
 			rc := config(p, fp)
 			rc.Category = string(s.cat)

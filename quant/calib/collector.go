@@ -1,10 +1,11 @@
-package quant
+package calib
 
 import (
 	"math"
 	"sync"
 
 	"github.com/hyquant/hyquant/kernels"
+	"github.com/hyquant/hyquant/quant"
 )
 
 // Collector is a runtime.Observer that accumulates Stats (XᵀX, channel sums
@@ -12,12 +13,12 @@ import (
 type Collector struct {
 	mu    sync.Mutex
 	want  map[string]bool
-	Stats map[string]*Stats
+	Stats map[string]*quant.Stats
 }
 
 // NewCollector collects statistics of the inputs of the named layers.
 func NewCollector(names ...string) *Collector {
-	c := &Collector{want: map[string]bool{}, Stats: map[string]*Stats{}}
+	c := &Collector{want: map[string]bool{}, Stats: map[string]*quant.Stats{}}
 	for _, n := range names {
 		c.want[n] = true
 	}
@@ -43,7 +44,7 @@ func (c *Collector) ObserveLinearInput(name string, x []float32, rows, cols int)
 	defer c.mu.Unlock()
 	s := c.Stats[name]
 	if s == nil {
-		s = NewStats(name, cols)
+		s = quant.NewStats(name, cols)
 		c.Stats[name] = s
 	}
 	for i, v := range g {

@@ -1,4 +1,4 @@
-package quant
+package ckpt
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/quant/grid"
 	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
@@ -54,7 +56,7 @@ type ManifestTensor struct {
 
 // manifestEntry records an assignment (and its quantisation result, which
 // supplies the transform kind and static activation scale).
-func manifestEntry(a Assignment, q *Quantized, actScale float32) ManifestTensor {
+func manifestEntry(a quant.Assignment, q *quant.Quantized, actScale float32) ManifestTensor {
 	s := a.Spec
 	t := ManifestTensor{Name: a.Param.Name, Category: string(a.Param.Category), Shape: a.Param.Shape, Source: string(a.Stored)}
 	if s.Keep {
@@ -68,7 +70,7 @@ func manifestEntry(a Assignment, q *Quantized, actScale float32) ManifestTensor 
 		t.Smooth = s.Smooth
 		t.ActBits, t.ActMode, t.ActScale = s.ActBits, s.ActMode, actScale
 	}
-	for _, p := range Layout(a) {
+	for _, p := range quant.Layout(a) {
 		t.Parts = append(t.Parts, p.Name)
 	}
 	return t
@@ -76,9 +78,9 @@ func manifestEntry(a Assignment, q *Quantized, actScale float32) ManifestTensor 
 
 // assignment rebuilds the Assignment a manifest entry describes, checking
 // every field, so the stored tensors can be checked against Layout.
-func (t ManifestTensor) assignment(inv *runtime.Inventory) (Assignment, error) {
-	fail := func(format string, args ...any) (Assignment, error) {
-		return Assignment{}, fmt.Errorf("manifest entry %q: %s", t.Name, fmt.Sprintf(format, args...))
+func (t ManifestTensor) assignment(inv *runtime.Inventory) (quant.Assignment, error) {
+	fail := func(format string, args ...any) (quant.Assignment, error) {
+		return quant.Assignment{}, fmt.Errorf("manifest entry %q: %s", t.Name, fmt.Sprintf(format, args...))
 	}
 	p, ok := inv.Lookup(t.Name)
 	if !ok {
@@ -91,9 +93,9 @@ func (t ManifestTensor) assignment(inv *runtime.Inventory) (Assignment, error) {
 	if !src.IsFloat() {
 		return fail("source_dtype %q is not BF16, F16 or F32", t.Source)
 	}
-	var s Spec
+	var s quant.Spec
 	if t.Keep {
-		s = KeepSpec
+		s = quant.KeepSpec
 		if t.KeepDType != "" {
 			d := safetensors.DType(t.KeepDType)
 			if !d.IsFloat() {
@@ -102,11 +104,11 @@ func (t ManifestTensor) assignment(inv *runtime.Inventory) (Assignment, error) {
 			s.KeepDType = d
 		}
 	} else {
-		m, ok := Lookup(t.Method)
+		m, ok := quant.Lookup(t.Method)
 		if !ok {
-			return fail("unknown method %q (known: %v)", t.Method, MethodNames())
+			return fail("unknown method %q (known: %v)", t.Method, quant.MethodNames())
 		}
-		g, err := ParseGranularity(t.Granularity)
+		g, err := grid.ParseGranularity(t.Granularity)
 		if err != nil {
 			return fail("granularity: %v", err)
 		}
@@ -114,10 +116,10 @@ func (t ManifestTensor) assignment(inv *runtime.Inventory) (Assignment, error) {
 		if !sd.IsFloat() {
 			return fail("scale_dtype %q is not BF16, F16 or F32", t.ScaleDType)
 		}
-		if err := checkBits(t.Bits, 2, 8); err != nil {
+		if err := quant.CheckBits(t.Bits, 2, 8); err != nil {
 			return fail("%v", err)
 		}
-		s = Spec{Method: m.Name(), Bits: t.Bits, Granularity: g, Symmetric: t.Symmetric, ScaleDType: sd, ActBits: t.ActBits, ActMode: t.ActMode}
+		s = quant.Spec{Method: m.Name(), Bits: t.Bits, Granularity: g, Symmetric: t.Symmetric, ScaleDType: sd, ActBits: t.ActBits, ActMode: t.ActMode}
 		if t.Transform != "" {
 			if t.Transform != "hadamard" && t.Transform != "klt" {
 				return fail("transform %q is not hadamard or klt", t.Transform)
@@ -128,19 +130,19 @@ func (t ManifestTensor) assignment(inv *runtime.Inventory) (Assignment, error) {
 			return fail("smooth %g is outside [0, 1]", t.Smooth)
 		}
 		s.Smooth = t.Smooth
-		if err := checkActivation(&s); err != nil {
+		if err := quant.CheckActivation(&s); err != nil {
 			return fail("%v", err)
 		}
 		if t.ActScale < 0 {
 			return fail("act_scale %v is negative", t.ActScale)
 		}
 	}
-	rows, cols := MatrixShape(p.Shape)
-	if g := s.Granularity; !s.Keep && g.Kind == PerGroup && cols%g.GroupSize != 0 {
+	rows, cols := grid.MatrixShape(p.Shape)
+	if g := s.Granularity; !s.Keep && g.Kind == grid.PerGroup && cols%g.GroupSize != 0 {
 		return fail("group size %d does not divide %d", g.GroupSize, cols)
 	}
-	a := Assignment{Param: p, Stored: src, Spec: s, Rows: rows, Cols: cols}
-	want := Layout(a)
+	a := quant.Assignment{Param: p, Stored: src, Spec: s, Rows: rows, Cols: cols}
+	want := quant.Layout(a)
 	if len(want) != len(t.Parts) {
 		return fail("lists %d stored tensors %v, its spec stores %d", len(t.Parts), t.Parts, len(want))
 	}

@@ -1,9 +1,10 @@
-package quant
+package ckpt
 
 import (
 	"fmt"
 
 	"github.com/hyquant/hyquant/kernels"
+	"github.com/hyquant/hyquant/quant"
 	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
@@ -17,10 +18,10 @@ import (
 // the written checkpoint computes.
 type PackedWeights struct {
 	Float   runtime.WeightSource
-	Results map[string]*Quantized
+	Results map[string]*quant.Quantized
 	// Specs holds the resolved spec of every parameter (for casts and
 	// activation quantisation).
-	Specs map[string]Spec
+	Specs map[string]quant.Spec
 	// ActScales holds the static activation scales (act_mode tensor).
 	ActScales map[string]float32
 }
@@ -48,27 +49,7 @@ func (p *PackedWeights) Linear(name string, out, in int, biasName string) (kerne
 			return nil, err
 		}
 	}
-	return quantizedLinear(q, p.Specs[name], p.ActScales[name], bias)
-}
-
-// quantizedLinear builds the kernel for a quantised projection: the packed
-// codes, behind activation fake-quantisation (of the input the codes see,
-// so after the transform), behind the input transform.
-func quantizedLinear(q *Quantized, s Spec, actScale float32, bias []float32) (kernels.Linear, error) {
-	ql, err := kernels.NewQLinear(q.Q, bias)
-	if err != nil {
-		return nil, err
-	}
-	var l kernels.Linear = ql
-	if s.ActBits > 0 {
-		if l, err = NewActQuantScale(l, s.ActBits, s.ActMode, actScale); err != nil {
-			return nil, err
-		}
-	}
-	if q.Transform != nil {
-		return NewRotatedLinear(q.Transform, l)
-	}
-	return l, nil
+	return q.Linear(p.Specs[name], p.ActScales[name], bias)
 }
 
 // Float32 implements runtime.WeightSource.
@@ -112,7 +93,7 @@ func (p *PackedWeights) Embedding(name string, vocab, hidden int) (runtime.Embed
 	if q.Q.Rows != vocab || q.Q.Cols != hidden {
 		return nil, fmt.Errorf("quantised %s is %d×%d, the model needs %d×%d", name, q.Q.Rows, q.Q.Cols, vocab, hidden)
 	}
-	return &QuantEmbedding{Q: q.Q}, nil
+	return &quant.QuantEmbedding{Q: q.Q}, nil
 }
 
 // castEmbedding rounds looked-up rows to a kept dtype.

@@ -1,4 +1,4 @@
-package quant
+package ckpt
 
 import (
 	"encoding/json"
@@ -12,6 +12,9 @@ import (
 
 	"github.com/hyquant/hyquant/internal/atomicfile"
 	"github.com/hyquant/hyquant/kernels"
+	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/quant/grid"
+	"github.com/hyquant/hyquant/quant/plan"
 	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
@@ -37,13 +40,13 @@ type WriteSummary struct {
 // WriteCheckpoint writes a quantised checkpoint directory: config.json and
 // tokenizer.json of the source model, every stored tensor of the resolved
 // plan (quant.Layout, the same function `plan` sums) in safetensors shards,
-// and the manifest. Results holds tensors already quantised (by Apply);
+// and the manifest. Results holds tensors already quantised (by calib.Apply);
 // every other quantised tensor must use a method without calibration and is
 // quantised here while streaming, a block of rows at a time, from src (which
 // may be opened with runtime.OpenCheckpointStream to keep memory small).
 // The directory is built under a temporary name and renamed into place
 // when complete.
-func WriteCheckpoint(dir string, mf *runtime.ModelFiles, src *runtime.Checkpoint, r *Resolved, results map[string]*Quantized, actScales map[string]float32, o WriteOptions) (*WriteSummary, error) {
+func WriteCheckpoint(dir string, mf *runtime.ModelFiles, src *runtime.Checkpoint, r *plan.Resolved, results map[string]*quant.Quantized, actScales map[string]float32, o WriteOptions) (*WriteSummary, error) {
 	if o.ShardBytes <= 0 {
 		o.ShardBytes = 5e9
 	}
@@ -95,7 +98,7 @@ func WriteCheckpoint(dir string, mf *runtime.ModelFiles, src *runtime.Checkpoint
 		}
 	}
 	for _, a := range r.Assignments {
-		var q *Quantized
+		var q *quant.Quantized
 		if a.Spec.Keep {
 			err = writeKept(sw, src, a, progress)
 		} else if q = results[a.Param.Name]; q != nil {
@@ -142,8 +145,8 @@ func WriteCheckpoint(dir string, mf *runtime.ModelFiles, src *runtime.Checkpoint
 }
 
 // writeKept copies (or casts) a kept tensor in pieces.
-func writeKept(sw *shardWriter, src *runtime.Checkpoint, a Assignment, progress func(int64)) error {
-	out := Layout(a)[0]
+func writeKept(sw *shardWriter, src *runtime.Checkpoint, a quant.Assignment, progress func(int64)) error {
+	out := quant.Layout(a)[0]
 	if err := sw.begin(out.Name); err != nil {
 		return err
 	}
@@ -182,7 +185,7 @@ func writeKept(sw *shardWriter, src *runtime.Checkpoint, a Assignment, progress 
 
 // encodeParts turns a quantised tensor into the bytes of its stored parts,
 // in Layout order: codes, scales, zeros (asymmetric), transform tensors.
-func encodeParts(a Assignment, q *Quantized) (codes, scales, zeros []byte, aux []AuxTensor, err error) {
+func encodeParts(a quant.Assignment, q *quant.Quantized) (codes, scales, zeros []byte, aux []quant.AuxTensor, err error) {
 	if err := q.Q.Validate(); err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -191,7 +194,7 @@ func encodeParts(a Assignment, q *Quantized) (codes, scales, zeros []byte, aux [
 		return nil, nil, nil, nil, err
 	}
 	if !a.Spec.Symmetric {
-		sr, g := ScaleGrid(a.Spec.Granularity, q.Q.Rows, q.Q.Cols)
+		sr, g := grid.ScaleGrid(a.Spec.Granularity, q.Q.Rows, q.Q.Cols)
 		zeros = kernels.PackCodes(q.Q.Zeros, sr, g, q.Q.Bits)
 	}
 	if q.Transform != nil {
@@ -200,7 +203,7 @@ func encodeParts(a Assignment, q *Quantized) (codes, scales, zeros []byte, aux [
 	return q.Q.Codes, scales, zeros, aux, nil
 }
 
-func writeQuantized(sw *shardWriter, a Assignment, q *Quantized, progress func(int64)) error {
+func writeQuantized(sw *shardWriter, a quant.Assignment, q *quant.Quantized, progress func(int64)) error {
 	codes, scales, zeros, aux, err := encodeParts(a, q)
 	if err != nil {
 		return err
@@ -212,7 +215,7 @@ func writeQuantized(sw *shardWriter, a Assignment, q *Quantized, progress func(i
 	for _, t := range aux {
 		parts = append(parts, t.Data)
 	}
-	layout := Layout(a)
+	layout := quant.Layout(a)
 	if len(layout) != len(parts) {
 		return fmt.Errorf("method %s stored %d tensors, its layout says %d", a.Spec.Method, len(parts), len(layout))
 	}
@@ -228,8 +231,8 @@ func writeQuantized(sw *shardWriter, a Assignment, q *Quantized, progress func(i
 // streamQuantized quantises a tensor that needs no calibration a block of
 // rows at a time (the rows of per-channel and per-group quantisation are
 // independent), writing codes as they come and scales/zeros after.
-func streamQuantized(sw *shardWriter, src *runtime.Checkpoint, a Assignment, progress func(int64)) (*Quantized, error) {
-	m, _ := Lookup(a.Spec.Method)
+func streamQuantized(sw *shardWriter, src *runtime.Checkpoint, a quant.Assignment, progress func(int64)) (*quant.Quantized, error) {
+	m, _ := quant.Lookup(a.Spec.Method)
 	if m.NeedsCalibration(a.Spec) {
 		return nil, fmt.Errorf("method %s needs calibration; quantise with calibration data first", a.Spec.Method)
 	}
@@ -238,16 +241,16 @@ func streamQuantized(sw *shardWriter, src *runtime.Checkpoint, a Assignment, pro
 		return nil, fmt.Errorf("source checkpoint has no tensor %q", a.Param.Name)
 	}
 	rowsPer := a.Rows
-	if a.Spec.Granularity.Kind != PerTensor && a.Spec.Rotation == "" {
+	if a.Spec.Granularity.Kind != grid.PerTensor && a.Spec.Rotation == "" {
 		rowsPer = max(1, (1<<22)/a.Cols) // about 16 MB of float32 a block
 	}
-	layout := Layout(a)
+	layout := quant.Layout(a)
 	if err := sw.begin(layout[0].Name); err != nil {
 		return nil, err
 	}
 	var scales []float32
 	var zeros []uint8
-	var last *Quantized
+	var last *quant.Quantized
 	es := int64(ti.DType.Size())
 	raw := make([]byte, int64(min(rowsPer, a.Rows)*a.Cols)*es)
 	w := make([]float32, min(rowsPer, a.Rows)*a.Cols)
@@ -274,7 +277,7 @@ func streamQuantized(sw *shardWriter, src *runtime.Checkpoint, a Assignment, pro
 			last = q
 		}
 	}
-	full := &Quantized{Q: &kernels.QMatrix{Rows: a.Rows, Cols: a.Cols, Bits: a.Spec.Bits, GroupSize: last.Q.GroupSize, PerTensor: last.Q.PerTensor, Scales: scales}, Transform: last.Transform}
+	full := &quant.Quantized{Q: &kernels.QMatrix{Rows: a.Rows, Cols: a.Cols, Bits: a.Spec.Bits, GroupSize: last.Q.GroupSize, PerTensor: last.Q.PerTensor, Scales: scales}, Transform: last.Transform}
 	if !a.Spec.Symmetric {
 		full.Q.Zeros = zeros
 	}
@@ -284,7 +287,7 @@ func streamQuantized(sw *shardWriter, src *runtime.Checkpoint, a Assignment, pro
 	}
 	rest := [][]byte{sb}
 	if !a.Spec.Symmetric {
-		sr, g := ScaleGrid(a.Spec.Granularity, a.Rows, a.Cols)
+		sr, g := grid.ScaleGrid(a.Spec.Granularity, a.Rows, a.Cols)
 		rest = append(rest, kernels.PackCodes(zeros, sr, g, a.Spec.Bits))
 	}
 	if full.Transform != nil {
@@ -307,12 +310,12 @@ func streamQuantized(sw *shardWriter, src *runtime.Checkpoint, a Assignment, pro
 // quantizeRows quantises a block of rows, split over the CPUs when rows
 // are independent (per-channel and per-group granularity); the parts come
 // back in row order.
-func quantizeRows(m Method, a Assignment, w []float32, rows int, split bool) ([]*Quantized, error) {
+func quantizeRows(m quant.Method, a quant.Assignment, w []float32, rows int, split bool) ([]*quant.Quantized, error) {
 	parts := 1
 	if split {
 		parts = min(goruntime.GOMAXPROCS(0), rows)
 	}
-	out := make([]*Quantized, parts)
+	out := make([]*quant.Quantized, parts)
 	errs := make([]error, parts)
 	parallel.Parts(rows, parts, func(i, r0, r1 int) {
 		part := a
@@ -455,7 +458,7 @@ func OpenQuantized(mf *runtime.ModelFiles, mode runtime.WeightMode) (runtime.Wei
 func decodeQuantized(mf *runtime.ModelFiles, ck *runtime.Checkpoint, man *Manifest, mode runtime.WeightMode) (*PackedWeights, error) {
 	inv := runtime.BuildInventory(mf.Config)
 	manPath := filepath.Join(mf.Dir, ManifestFile)
-	pw := &PackedWeights{Results: map[string]*Quantized{}, Specs: map[string]Spec{}, ActScales: map[string]float32{}}
+	pw := &PackedWeights{Results: map[string]*quant.Quantized{}, Specs: map[string]quant.Spec{}, ActScales: map[string]float32{}}
 	seen := map[string]bool{}
 	for _, t := range man.Tensors {
 		if seen[t.Name] {
@@ -466,7 +469,7 @@ func decodeQuantized(mf *runtime.ModelFiles, ck *runtime.Checkpoint, man *Manife
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", manPath, err)
 		}
-		for _, part := range Layout(a) {
+		for _, part := range quant.Layout(a) {
 			ti, ok := ck.Lookup(part.Name)
 			if !ok {
 				return nil, fmt.Errorf("%s: %s is missing stored tensor %q", manPath, t.Name, part.Name)
@@ -497,27 +500,27 @@ func decodeQuantized(mf *runtime.ModelFiles, ck *runtime.Checkpoint, man *Manife
 	return pw, nil
 }
 
-func decodeOne(ck *runtime.Checkpoint, a Assignment, t ManifestTensor) (*Quantized, error) {
+func decodeOne(ck *runtime.Checkpoint, a quant.Assignment, t ManifestTensor) (*quant.Quantized, error) {
 	name := a.Param.Name
-	codes, _, err := ck.Raw(name + CodesSuffix)
+	codes, _, err := ck.Raw(name + grid.CodesSuffix)
 	if err != nil {
 		return nil, err
 	}
-	sraw, _, err := ck.Raw(name + ScalesSuffix)
+	sraw, _, err := ck.Raw(name + grid.ScalesSuffix)
 	if err != nil {
 		return nil, err
 	}
-	sr, groups := ScaleGrid(a.Spec.Granularity, a.Rows, a.Cols)
-	q := &kernels.QMatrix{Rows: a.Rows, Cols: a.Cols, Bits: a.Spec.Bits, GroupSize: a.Cols, PerTensor: a.Spec.Granularity.Kind == PerTensor, Codes: codes,
+	sr, groups := grid.ScaleGrid(a.Spec.Granularity, a.Rows, a.Cols)
+	q := &kernels.QMatrix{Rows: a.Rows, Cols: a.Cols, Bits: a.Spec.Bits, GroupSize: a.Cols, PerTensor: a.Spec.Granularity.Kind == grid.PerTensor, Codes: codes,
 		Scales: make([]float32, sr*groups)}
-	if a.Spec.Granularity.Kind == PerGroup {
+	if a.Spec.Granularity.Kind == grid.PerGroup {
 		q.GroupSize = a.Spec.Granularity.GroupSize
 	}
 	if err := safetensors.ToFloat32(q.Scales, sraw, a.Spec.ScaleDType); err != nil {
 		return nil, err
 	}
 	if !a.Spec.Symmetric {
-		zraw, _, err := ck.Raw(name + ZerosSuffix)
+		zraw, _, err := ck.Raw(name + grid.ZerosSuffix)
 		if err != nil {
 			return nil, err
 		}
@@ -526,9 +529,9 @@ func decodeOne(ck *runtime.Checkpoint, a Assignment, t ManifestTensor) (*Quantiz
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	out := &Quantized{Q: q}
+	out := &quant.Quantized{Q: q}
 	if t.Transform != "" {
-		tr, err := DecodeTransform(t.Transform, name, a.Cols, func(n string) ([]byte, bool) {
+		tr, err := quant.DecodeTransform(t.Transform, name, a.Cols, func(n string) ([]byte, bool) {
 			b, _, err := ck.Raw(n)
 			return b, err == nil
 		})

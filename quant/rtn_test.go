@@ -7,19 +7,20 @@ import (
 	"testing"
 
 	"github.com/hyquant/hyquant/kernels"
+	"github.com/hyquant/hyquant/quant/grid"
 	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
 
-func group(n int) Granularity { return Granularity{Kind: PerGroup, GroupSize: n} }
+func group(n int) grid.Granularity { return grid.Granularity{Kind: grid.PerGroup, GroupSize: n} }
 
 var (
-	perChannel = Granularity{Kind: PerChannel}
-	perTensor  = Granularity{Kind: PerTensor}
+	perChannel = grid.Granularity{Kind: grid.PerChannel}
+	perTensor  = grid.Granularity{Kind: grid.PerTensor}
 )
 
 // rtnAssignment is an assignment of a rows×cols weight under an RTN spec.
-func rtnAssignment(rows, cols, bits int, g Granularity, sym bool, d safetensors.DType) Assignment {
+func rtnAssignment(rows, cols, bits int, g grid.Granularity, sym bool, d safetensors.DType) Assignment {
 	return Assignment{
 		Param:  runtime.Param{Name: "t.weight", Shape: []int{rows, cols}, Matrix: true},
 		Stored: safetensors.F32,
@@ -45,7 +46,7 @@ func TestRTNHandComputed(t *testing.T) {
 		rows   int
 		w      []float32
 		bits   int
-		g      Granularity
+		g      grid.Granularity
 		sym    bool
 		codes  []uint8
 		scales []float32
@@ -172,13 +173,13 @@ func TestRTNOnGridWithinHalfStep(t *testing.T) {
 	w[5] = 0
 	for bits := 2; bits <= 8; bits++ {
 		for _, sym := range []bool{true, false} {
-			for _, g := range []Granularity{perTensor, perChannel, group(16), group(64)} {
+			for _, g := range []grid.Granularity{perTensor, perChannel, group(16), group(64)} {
 				q := mustRTN(t, w, rtnAssignment(rows, cols, bits, g, sym, safetensors.F32))
 				deq := q.Dequantize()
 				codes := kernels.UnpackCodes(q.Codes, rows, cols, bits)
-				grid := Grid{Rows: rows, Cols: cols, Granularity: g}
+				gr := grid.Grid{Rows: rows, Cols: cols, Granularity: g}
 				for i, v := range deq {
-					k := grid.Index(i/cols, i%cols)
+					k := gr.Index(i/cols, i%cols)
 					s := float64(q.Scales[k])
 					zero := 1 << (bits - 1)
 					if !sym {
@@ -237,7 +238,7 @@ func TestQuantEmbeddingRowMatchesDequantize(t *testing.T) {
 		w[i] = float32(rng.NormFloat64())
 	}
 	for _, sym := range []bool{true, false} {
-		for _, g := range []Granularity{perTensor, perChannel, group(8)} {
+		for _, g := range []grid.Granularity{perTensor, perChannel, group(8)} {
 			q := mustRTN(t, w, rtnAssignment(rows, cols, 3, g, sym, safetensors.F16))
 			e, err := NewQuantEmbedding(q)
 			if err != nil {

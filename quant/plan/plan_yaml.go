@@ -1,9 +1,10 @@
-package quant
+package plan
 
 import (
 	"fmt"
 	"strings"
 
+	"github.com/hyquant/hyquant/quant"
 	"github.com/hyquant/hyquant/runtime"
 )
 
@@ -27,21 +28,21 @@ func (p *Plan) YAML() []byte {
 	return []byte(b.String())
 }
 
-func specYAML(s Spec) string {
+func specYAML(s quant.Spec) string {
 	if s.Keep {
 		if s.KeepDType == "" {
 			return "keep"
 		}
-		return fmt.Sprintf("{keep: %s}", dtypeName(s.KeepDType))
+		return fmt.Sprintf("{keep: %s}", quant.FloatDTypeName(s.KeepDType))
 	}
 	f := []string{
 		"method: " + s.Method,
 		fmt.Sprintf("bits: %d", s.Bits),
 		fmt.Sprintf("granularity: %q", s.Granularity.String()),
 		fmt.Sprintf("symmetric: %v", s.Symmetric),
-		"scale_dtype: " + dtypeName(s.ScaleDType),
+		"scale_dtype: " + quant.FloatDTypeName(s.ScaleDType),
 	}
-	m, _ := Lookup(s.Method)
+	m, _ := quant.Lookup(s.Method)
 	for _, opt := range m.Options() {
 		switch opt {
 		case "damp":

@@ -1,4 +1,4 @@
-package quant
+package plan
 
 // The widely quoted claim about Nemotron-H-8B: "15.45 GB -> ~6.5 GB, a 58%
 // reduction". Its "GB" is bytes / 2^20 / 1000 (mebibytes divided by a

@@ -1,4 +1,4 @@
-package quant
+package calib
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"math"
 
 	"github.com/hyquant/hyquant/kernels"
+	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/quant/ckpt"
+	"github.com/hyquant/hyquant/quant/plan"
 	"github.com/hyquant/hyquant/runtime"
 )
 
@@ -45,7 +48,7 @@ type LayerError struct {
 // Applied is a quantised model in memory.
 type Applied struct {
 	Model       *runtime.Model
-	Weights     *PackedWeights
+	Weights     *ckpt.PackedWeights
 	LayerErrors []LayerError
 }
 
@@ -55,9 +58,9 @@ type Applied struct {
 // calibration segments, and each projection is quantised from statistics of
 // the inputs that the already-quantised layers before it produce (sequential
 // quantisation, as GPTQ prescribes). float must serve the original weights.
-func Apply(cfg *runtime.Config, float runtime.WeightSource, r *Resolved, o ApplyOptions) (*Applied, error) {
-	pw := &PackedWeights{Float: float, Results: map[string]*Quantized{}, Specs: map[string]Spec{}, ActScales: map[string]float32{}}
-	var later []Assignment // projections quantised in the calibrated pass
+func Apply(cfg *runtime.Config, float runtime.WeightSource, r *plan.Resolved, o ApplyOptions) (*Applied, error) {
+	pw := &ckpt.PackedWeights{Float: float, Results: map[string]*quant.Quantized{}, Specs: map[string]quant.Spec{}, ActScales: map[string]float32{}}
+	var later []quant.Assignment // projections quantised in the calibrated pass
 	total, done := 0, 0
 	for _, a := range r.Assignments {
 		pw.Specs[a.Param.Name] = a.Spec
@@ -70,7 +73,7 @@ func Apply(cfg *runtime.Config, float runtime.WeightSource, r *Resolved, o Apply
 		if a.Spec.Keep {
 			continue
 		}
-		calibrated := specNeedsCalibration(a.Spec)
+		calibrated := a.Spec.NeedsCalibration()
 		if a.Param.Matrix && (calibrated || o.MeasureErrors) && a.Param.Category != runtime.Embedding {
 			later = append(later, a)
 			needPass = needPass || calibrated
@@ -103,7 +106,7 @@ func Apply(cfg *runtime.Config, float runtime.WeightSource, r *Resolved, o Apply
 	if needPass && len(o.Segments) == 0 {
 		return nil, fmt.Errorf("the plan needs calibration data (GPTQ, KLT rotations, smoothing, static activation scales or error measurement) but no segments were given")
 	}
-	pending := map[string]Assignment{}
+	pending := map[string]quant.Assignment{}
 	for _, a := range later {
 		pending[a.Param.Name] = a
 	}
@@ -115,12 +118,12 @@ func Apply(cfg *runtime.Config, float runtime.WeightSource, r *Resolved, o Apply
 }
 
 // quantizeOne reads a tensor's float weights and quantises it.
-func quantizeOne(float runtime.WeightSource, a Assignment, st *Stats) (*Quantized, error) {
+func quantizeOne(float runtime.WeightSource, a quant.Assignment, st *quant.Stats) (*quant.Quantized, error) {
 	w, err := float.Float32(a.Param.Name, a.Param.Shape...)
 	if err != nil {
 		return nil, err
 	}
-	m, _ := Lookup(a.Spec.Method)
+	m, _ := quant.Lookup(a.Spec.Method)
 	q, err := m.Quantize(w, a, st)
 	if err != nil {
 		return nil, fmt.Errorf("quantising %s with %s: %w", a.Param.Name, a.Spec.Method, err)
@@ -135,8 +138,8 @@ func quantizeOne(float runtime.WeightSource, a Assignment, st *Stats) (*Quantize
 type sequential struct {
 	model   *runtime.Model
 	float   runtime.WeightSource
-	pw      *PackedWeights
-	pending map[string]Assignment
+	pw      *ckpt.PackedWeights
+	pending map[string]quant.Assignment
 	applied *Applied
 	opts    ApplyOptions
 	done    *int
@@ -245,12 +248,12 @@ func sharesInput(a, b runtime.Category) bool {
 func (s *sequential) quantizeGroup(group []runtime.LinearSlot, col *Collector, observe func(runtime.Observer)) error {
 	type item struct {
 		slot runtime.LinearSlot
-		a    Assignment
-		q    *Quantized
-		st   *Stats
+		a    quant.Assignment
+		q    *quant.Quantized
+		st   *quant.Stats
 	}
 	var items []item
-	rotatedAct := &transformedAbsMax{transforms: map[string]*Transform{}, absMax: map[string]float32{}}
+	rotatedAct := &transformedAbsMax{transforms: map[string]*quant.Transform{}, absMax: map[string]float32{}}
 	for _, sl := range group {
 		a, ok := s.pending[sl.Name]
 		if !ok {
@@ -260,17 +263,17 @@ func (s *sequential) quantizeGroup(group []runtime.LinearSlot, col *Collector, o
 		if st == nil {
 			return fmt.Errorf("no calibration inputs reached %s", sl.Name)
 		}
-		var use *Stats
-		if m, _ := Lookup(a.Spec.Method); m.NeedsCalibration(a.Spec) {
+		var use *quant.Stats
+		if m, _ := quant.Lookup(a.Spec.Method); m.NeedsCalibration(a.Spec) {
 			use = st
 		}
 		q, err := quantizeOne(s.float, a, use)
 		if err != nil {
 			return err
 		}
-		if a.Spec.ActBits > 0 && a.Spec.ActMode == ActPerTensor {
+		if a.Spec.ActBits > 0 && a.Spec.ActMode == quant.ActPerTensor {
 			if q.Transform == nil {
-				s.pw.ActScales[a.Param.Name] = StaticActScale(st, a.Spec.ActBits)
+				s.pw.ActScales[a.Param.Name] = quant.StaticActScale(st, a.Spec.ActBits)
 			} else {
 				rotatedAct.transforms[a.Param.Name] = q.Transform
 			}
@@ -295,7 +298,7 @@ func (s *sequential) quantizeGroup(group []runtime.LinearSlot, col *Collector, o
 			if err != nil {
 				return err
 			}
-			weightOnly, err := quantizedLinear(it.q, Spec{}, 0, nil)
+			weightOnly, err := it.q.Linear(quant.Spec{}, 0, nil)
 			if err != nil {
 				return err
 			}
@@ -305,7 +308,7 @@ func (s *sequential) quantizeGroup(group []runtime.LinearSlot, col *Collector, o
 			}
 			s.applied.LayerErrors = append(s.applied.LayerErrors, LayerError{Name: name, Category: string(it.a.Param.Category), Layer: it.a.Param.Layer, RelError: e})
 		}
-		lin, err := quantizedLinear(it.q, it.a.Spec, s.pw.ActScales[name], bias)
+		lin, err := it.q.Linear(it.a.Spec, s.pw.ActScales[name], bias)
 		if err != nil {
 			return err
 		}
@@ -321,7 +324,7 @@ func (s *sequential) quantizeGroup(group []runtime.LinearSlot, col *Collector, o
 
 // transformedAbsMax records max |T(x)| of the inputs of rotated layers.
 type transformedAbsMax struct {
-	transforms map[string]*Transform
+	transforms map[string]*quant.Transform
 	absMax     map[string]float32
 }
 
@@ -344,7 +347,7 @@ func (t *transformedAbsMax) ObserveLinearInput(name string, x []float32, rows, c
 // transform; activation quantisation left out), found by applying it to the
 // identity. The traces run as float32 matrix products (their relative
 // rounding, ~1e-6, is far below any quantisation error).
-func relativeError(w []float32, lin kernels.Linear, st *Stats) (float64, error) {
+func relativeError(w []float32, lin kernels.Linear, st *quant.Stats) (float64, error) {
 	rows, cols := lin.Out(), lin.In()
 	eye := make([]float32, cols*cols)
 	for i := 0; i < cols; i++ {

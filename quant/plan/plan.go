@@ -1,4 +1,4 @@
-package quant
+package plan
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/hyquant/hyquant/internal/yamlx"
+	"github.com/hyquant/hyquant/quant"
+	"github.com/hyquant/hyquant/quant/grid"
 	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
@@ -16,8 +18,8 @@ type Plan struct {
 	Name        string
 	Description string
 	Source      string // file the plan was read from, or "inline"
-	Default     *Spec
-	Categories  map[runtime.Category]Spec
+	Default     *quant.Spec
+	Categories  map[runtime.Category]quant.Spec
 	where       map[runtime.Category]yamlx.Node // for resolution errors
 }
 
@@ -40,7 +42,7 @@ func LoadPlan(path string) (*Plan, error) {
 // ParsePlan reads a plan from a YAML mapping with the fields name,
 // description, default and categories.
 func ParsePlan(m *yamlx.Map) (*Plan, error) {
-	p := &Plan{Source: m.File, Categories: map[runtime.Category]Spec{}, where: map[runtime.Category]yamlx.Node{}}
+	p := &Plan{Source: m.File, Categories: map[runtime.Category]quant.Spec{}, where: map[runtime.Category]yamlx.Node{}}
 	var err error
 	if p.Name, err = m.String("name", ""); err != nil {
 		return nil, err
@@ -86,139 +88,127 @@ func ParsePlan(m *yamlx.Map) (*Plan, error) {
 var specFields = []string{"method", "bits", "granularity", "symmetric", "scale_dtype", "act_bits", "act_mode"}
 
 // optionParsers read the method-specific options into a Spec.
-var optionParsers = map[string]func(n yamlx.Node, s *Spec) error{
-	"damp":          func(n yamlx.Node, s *Spec) (err error) { s.Damp, err = n.Float(); return },
-	"act_order":     func(n yamlx.Node, s *Spec) (err error) { s.ActOrder, err = n.Bool(); return },
-	"static_groups": func(n yamlx.Node, s *Spec) (err error) { s.StaticGroups, err = n.Bool(); return },
-	"block_size":    func(n yamlx.Node, s *Spec) (err error) { s.BlockSize, err = n.Int(); return },
-	"rotation":      func(n yamlx.Node, s *Spec) (err error) { s.Rotation, err = n.Text(); return },
-	"rounding":      func(n yamlx.Node, s *Spec) (err error) { s.Rounding, err = n.Text(); return },
-	"seed": func(n yamlx.Node, s *Spec) error {
+var optionParsers = map[string]func(n yamlx.Node, s *quant.Spec) error{
+	"damp":          func(n yamlx.Node, s *quant.Spec) (err error) { s.Damp, err = n.Float(); return },
+	"act_order":     func(n yamlx.Node, s *quant.Spec) (err error) { s.ActOrder, err = n.Bool(); return },
+	"static_groups": func(n yamlx.Node, s *quant.Spec) (err error) { s.StaticGroups, err = n.Bool(); return },
+	"block_size":    func(n yamlx.Node, s *quant.Spec) (err error) { s.BlockSize, err = n.Int(); return },
+	"rotation":      func(n yamlx.Node, s *quant.Spec) (err error) { s.Rotation, err = n.Text(); return },
+	"rounding":      func(n yamlx.Node, s *quant.Spec) (err error) { s.Rounding, err = n.Text(); return },
+	"seed": func(n yamlx.Node, s *quant.Spec) error {
 		v, err := n.Int()
 		s.Seed = int64(v)
 		return err
 	},
-	"smooth": func(n yamlx.Node, s *Spec) (err error) { s.Smooth, err = n.Float(); return },
+	"smooth": func(n yamlx.Node, s *quant.Spec) (err error) { s.Smooth, err = n.Float(); return },
 }
 
 // ParseSpec reads one category's precision: the scalar `keep`, a mapping
 // `{keep: true|bf16|fp16|fp32}`, or a quantising mapping such as
 // `{method: rtn, bits: 4, granularity: group:128, symmetric: true, scale_dtype: fp16}`.
 // Defaults: method rtn, granularity channel, symmetric true, scale_dtype fp16.
-func ParseSpec(n yamlx.Node) (Spec, error) {
+func ParseSpec(n yamlx.Node) (quant.Spec, error) {
 	if n.IsScalar() {
 		v, _ := n.Text()
 		if v == "keep" {
-			return KeepSpec, nil
+			return quant.KeepSpec, nil
 		}
-		return Spec{}, n.Errorf("expected `keep` or a mapping of precision fields, found %q", v)
+		return quant.Spec{}, n.Errorf("expected `keep` or a mapping of precision fields, found %q", v)
 	}
 	m, err := n.Map()
 	if err != nil {
-		return Spec{}, err
+		return quant.Spec{}, err
 	}
 	if k, ok := m.Get("keep"); ok {
-		s := KeepSpec
+		s := quant.KeepSpec
 		v, _ := k.Text()
 		switch b, berr := k.Bool(); {
 		case berr == nil && b:
 		case berr == nil && !b:
-			return Spec{}, k.Errorf("keep: false is meaningless; give the quantisation fields instead")
+			return quant.Spec{}, k.Errorf("keep: false is meaningless; give the quantisation fields instead")
 		default:
-			d, err := ParseFloatDType(v)
+			d, err := quant.ParseFloatDType(v)
 			if err != nil {
-				return Spec{}, k.Errorf("keep must be true or a dtype to cast to: %v", err)
+				return quant.Spec{}, k.Errorf("keep must be true or a dtype to cast to: %v", err)
 			}
 			s.KeepDType = d
 		}
 		return s, m.Done("keep")
 	}
 
-	s := Spec{Method: "rtn", Granularity: Granularity{Kind: PerChannel}, Symmetric: true, ScaleDType: safetensors.F16}
+	s := quant.Spec{Method: "rtn", Granularity: grid.Granularity{Kind: grid.PerChannel}, Symmetric: true, ScaleDType: safetensors.F16}
 	if s.Method, err = m.String("method", s.Method); err != nil {
-		return Spec{}, err
+		return quant.Spec{}, err
 	}
 	method, err := lookupMethod(s.Method)
 	if err != nil {
-		return Spec{}, m.Key("method").Errorf("%v", err)
+		return quant.Spec{}, m.Key("method").Errorf("%v", err)
 	}
 	if s.Bits, err = m.Int("bits", 0); err != nil {
-		return Spec{}, err
+		return quant.Spec{}, err
 	}
 	if g, ok := m.Get("granularity"); ok {
 		v, err := g.Text()
 		if err != nil {
-			return Spec{}, err
+			return quant.Spec{}, err
 		}
-		if s.Granularity, err = ParseGranularity(v); err != nil {
-			return Spec{}, g.Errorf("%v", err)
+		if s.Granularity, err = grid.ParseGranularity(v); err != nil {
+			return quant.Spec{}, g.Errorf("%v", err)
 		}
 	}
 	if s.Symmetric, err = m.Bool("symmetric", true); err != nil {
-		return Spec{}, err
+		return quant.Spec{}, err
 	}
 	if d, ok := m.Get("scale_dtype"); ok {
 		v, err := d.Text()
 		if err != nil {
-			return Spec{}, err
+			return quant.Spec{}, err
 		}
-		if s.ScaleDType, err = ParseFloatDType(v); err != nil {
-			return Spec{}, d.Errorf("%v", err)
+		if s.ScaleDType, err = quant.ParseFloatDType(v); err != nil {
+			return quant.Spec{}, d.Errorf("%v", err)
 		}
 	}
 	if s.ActBits, err = m.Int("act_bits", 0); err != nil {
-		return Spec{}, err
+		return quant.Spec{}, err
 	}
 	if s.ActMode, err = m.String("act_mode", ""); err != nil {
-		return Spec{}, err
+		return quant.Spec{}, err
 	}
-	if err := checkActivation(&s); err != nil {
-		return Spec{}, n.Errorf("%v", err)
+	if err := quant.CheckActivation(&s); err != nil {
+		return quant.Spec{}, n.Errorf("%v", err)
 	}
 	known := append([]string(nil), specFields...)
 	for _, opt := range method.Options() {
 		known = append(known, opt)
 		if v, ok := m.Get(opt); ok {
 			if err := optionParsers[opt](v, &s); err != nil {
-				return Spec{}, err
+				return quant.Spec{}, err
 			}
 		}
 	}
 	for _, k := range m.Keys() {
 		if _, isOpt := optionParsers[k]; isOpt && !contains(method.Options(), k) {
-			return Spec{}, m.Key(k).Errorf("is not an option of method %s (its options: %s)", s.Method, orNone(method.Options()))
+			return quant.Spec{}, m.Key(k).Errorf("is not an option of method %s (its options: %s)", s.Method, orNone(method.Options()))
 		}
 	}
 	if err := m.Done(known...); err != nil {
-		return Spec{}, err
+		return quant.Spec{}, err
 	}
 	if s.Bits == 0 && s.Method != "channel8" {
-		return Spec{}, n.Errorf("missing required field \"bits\"")
+		return quant.Spec{}, n.Errorf("missing required field \"bits\"")
 	}
 	if err := method.Prepare(&s); err != nil {
-		return Spec{}, n.Errorf("%v", err)
+		return quant.Spec{}, n.Errorf("%v", err)
 	}
 	return s, nil
 }
 
-func checkActivation(s *Spec) error {
-	if s.ActBits == 0 {
-		if s.ActMode != "" {
-			return fmt.Errorf("act_mode %q given without act_bits", s.ActMode)
-		}
-		return nil
+func lookupMethod(name string) (quant.Method, error) {
+	m, ok := quant.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("unknown method %q (known: %s)", name, strings.Join(quant.MethodNames(), ", "))
 	}
-	if err := checkBits(s.ActBits, 2, 8); err != nil {
-		return fmt.Errorf("act_bits: %v", err)
-	}
-	switch s.ActMode {
-	case "":
-		s.ActMode = "token"
-	case "token", "tensor":
-	default:
-		return fmt.Errorf("act_mode %q is not token (dynamic per token) or tensor (static, calibrated)", s.ActMode)
-	}
-	return nil
+	return m, nil
 }
 
 func contains(list []string, s string) bool {
@@ -238,30 +228,21 @@ func orNone(list []string) string {
 }
 
 // SpecFor returns the spec of a category under this plan.
-func (p *Plan) SpecFor(c runtime.Category) Spec {
+func (p *Plan) SpecFor(c runtime.Category) quant.Spec {
 	if s, ok := p.Categories[c]; ok {
 		return s
 	}
 	if p.Default != nil {
 		return *p.Default
 	}
-	return KeepSpec
-}
-
-// Assignment is one parameter with its resolved spec.
-type Assignment struct {
-	Param  runtime.Param
-	Stored safetensors.DType // dtype of the original tensor
-	Spec   Spec
-	// Rows and Cols view the parameter as a matrix (see MatrixShape).
-	Rows, Cols int
+	return quant.KeepSpec
 }
 
 // Resolved is a plan applied to one model: every parameter with its spec.
 type Resolved struct {
 	Plan        *Plan
 	Inventory   *runtime.Inventory
-	Assignments []Assignment
+	Assignments []quant.Assignment
 }
 
 // Resolve applies the plan to every parameter of an inventory. stored gives
@@ -272,21 +253,21 @@ func (p *Plan) Resolve(inv *runtime.Inventory, stored func(name string) safetens
 	r := &Resolved{Plan: p, Inventory: inv}
 	for _, prm := range inv.Params {
 		s := p.SpecFor(prm.Category)
-		rows, cols := MatrixShape(prm.Shape)
+		rows, cols := grid.MatrixShape(prm.Shape)
 		if strings.HasSuffix(prm.Name, ".bias") {
-			s = KeepSpec
+			s = quant.KeepSpec
 		}
 		if !s.Keep {
 			if err := p.check(prm, s, rows, cols); err != nil {
 				return nil, err
 			}
 		}
-		r.Assignments = append(r.Assignments, Assignment{Param: prm, Stored: stored(prm.Name), Spec: s, Rows: rows, Cols: cols})
+		r.Assignments = append(r.Assignments, quant.Assignment{Param: prm, Stored: stored(prm.Name), Spec: s, Rows: rows, Cols: cols})
 	}
 	return r, nil
 }
 
-func (p *Plan) check(prm runtime.Param, s Spec, rows, cols int) error {
+func (p *Plan) check(prm runtime.Param, s quant.Spec, rows, cols int) error {
 	fail := func(format string, args ...any) error {
 		msg := fmt.Sprintf(format, args...)
 		if n, ok := p.where[prm.Category]; ok {
@@ -294,13 +275,13 @@ func (p *Plan) check(prm runtime.Param, s Spec, rows, cols int) error {
 		}
 		return fmt.Errorf("%s: plan %q: %s: %s", p.Source, p.Name, prm.Category, msg)
 	}
-	if s.Granularity.Kind == PerGroup && cols%s.Granularity.GroupSize != 0 {
+	if s.Granularity.Kind == grid.PerGroup && cols%s.Granularity.GroupSize != 0 {
 		return fail("group size %d does not divide the input dimension %d of %s %v", s.Granularity.GroupSize, cols, prm.Name, prm.Shape)
 	}
 	if s.ActBits > 0 && !prm.Matrix {
 		return fail("act_bits applies to the inputs of linear layers; %s is not one", prm.Name)
 	}
-	if m, _ := Lookup(s.Method); m != nil {
+	if m, _ := quant.Lookup(s.Method); m != nil {
 		if mo, ok := m.(interface{ MatrixOnly() bool }); ok && mo.MatrixOnly() && !prm.Matrix {
 			return fail("method %s quantises linear-layer weights only; %s is not one (use rtn or channel8 for it)", s.Method, prm.Name)
 		}
@@ -314,7 +295,7 @@ type CategoryBytes struct {
 	Params    int64
 	Baseline  int64
 	Quantized int64
-	Spec      Spec
+	Spec      quant.Spec
 }
 
 // Footprint is the exact size of the model before and after the plan.
@@ -344,7 +325,7 @@ func (r *Resolved) Footprint() Footprint {
 			byCat[a.Param.Category] = cb
 		}
 		base := a.Param.NumElements() * int64(a.Stored.Size())
-		q := LayoutBytes(a)
+		q := quant.LayoutBytes(a)
 		cb.Params += a.Param.NumElements()
 		cb.Baseline += base
 		cb.Quantized += q
@@ -364,7 +345,7 @@ func (r *Resolved) Footprint() Footprint {
 func (r *Resolved) TensorSpecs() []safetensors.TensorSpec {
 	var out []safetensors.TensorSpec
 	for _, a := range r.Assignments {
-		out = append(out, Layout(a)...)
+		out = append(out, quant.Layout(a)...)
 	}
 	return out
 }
@@ -384,14 +365,9 @@ func (r *Resolved) QuantizedCount() int {
 // statistics, or a static activation scale must be measured.
 func (r *Resolved) NeedsCalibration() bool {
 	for _, a := range r.Assignments {
-		if !a.Spec.Keep && specNeedsCalibration(a.Spec) {
+		if !a.Spec.Keep && a.Spec.NeedsCalibration() {
 			return true
 		}
 	}
 	return false
-}
-
-func specNeedsCalibration(s Spec) bool {
-	m, ok := Lookup(s.Method)
-	return (ok && m.NeedsCalibration(s)) || (s.ActBits > 0 && s.ActMode == "tensor")
 }

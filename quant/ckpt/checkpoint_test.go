@@ -1,4 +1,4 @@
-package quant
+package ckpt_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,9 @@ import (
 
 	"github.com/hyquant/hyquant/eval"
 	"github.com/hyquant/hyquant/internal/yamlx"
+	"github.com/hyquant/hyquant/quant/calib"
+	"github.com/hyquant/hyquant/quant/ckpt"
+	"github.com/hyquant/hyquant/quant/plan"
 	"github.com/hyquant/hyquant/runtime"
 )
 
@@ -33,7 +36,7 @@ categories:
 
 func loadMiniForQuant(t *testing.T) *runtime.Loaded {
 	t.Helper()
-	l, err := runtime.OpenModel("../models/nemotron-h-mini", runtime.WeightsFloat32)
+	l, err := runtime.OpenModel("../../models/nemotron-h-mini", runtime.WeightsFloat32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,13 +44,13 @@ func loadMiniForQuant(t *testing.T) *runtime.Loaded {
 	return l
 }
 
-func resolveMini(t *testing.T, l *runtime.Loaded, src string) *Resolved {
+func resolveMini(t *testing.T, l *runtime.Loaded, src string) *plan.Resolved {
 	t.Helper()
 	m, err := yamlx.Parse([]byte(src), "mixed.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := ParsePlan(m)
+	p, err := plan.ParsePlan(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +75,7 @@ func TestWriteReadCheckpointRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	applied, err := Apply(l.Files.Config, l.Weights, r, ApplyOptions{Segments: segs, MeasureErrors: true})
+	applied, err := calib.Apply(l.Files.Config, l.Weights, r, calib.ApplyOptions{Segments: segs, MeasureErrors: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +93,7 @@ func TestWriteReadCheckpointRoundTrip(t *testing.T) {
 	}
 	defer ck.Close()
 	dir := filepath.Join(t.TempDir(), "q")
-	sum, err := WriteCheckpoint(dir, l.Files, ck, r, applied.Weights.Results, applied.Weights.ActScales, WriteOptions{ShardBytes: 4e6})
+	sum, err := ckpt.WriteCheckpoint(dir, l.Files, ck, r, applied.Weights.Results, applied.Weights.ActScales, ckpt.WriteOptions{ShardBytes: 4e6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +105,7 @@ func TestWriteReadCheckpointRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer back.Close()
-	if back.Format != ManifestFormat {
+	if back.Format != ckpt.ManifestFormat {
 		t.Fatalf("format %q", back.Format)
 	}
 	ids := segs[0][:64]
@@ -142,15 +145,15 @@ func TestStreamedWriteMatchesInMemory(t *testing.T) {
 	}
 	defer ck.Close()
 	streamed := filepath.Join(t.TempDir(), "s")
-	if _, err := WriteCheckpoint(streamed, l.Files, ck, r, nil, nil, WriteOptions{}); err != nil {
+	if _, err := ckpt.WriteCheckpoint(streamed, l.Files, ck, r, nil, nil, ckpt.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	applied, err := Apply(l.Files.Config, l.Weights, r, ApplyOptions{})
+	applied, err := calib.Apply(l.Files.Config, l.Weights, r, calib.ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mem := filepath.Join(t.TempDir(), "m")
-	if _, err := WriteCheckpoint(mem, l.Files, ck, r, applied.Weights.Results, nil, WriteOptions{}); err != nil {
+	if _, err := ckpt.WriteCheckpoint(mem, l.Files, ck, r, applied.Weights.Results, nil, ckpt.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := os.ReadFile(filepath.Join(streamed, "model.safetensors"))
@@ -169,13 +172,13 @@ func TestCorruptQuantizedCheckpointRejected(t *testing.T) {
 	}
 	defer ck.Close()
 	base := filepath.Join(t.TempDir(), "q")
-	if _, err := WriteCheckpoint(base, l.Files, ck, r, nil, nil, WriteOptions{}); err != nil {
+	if _, err := ckpt.WriteCheckpoint(base, l.Files, ck, r, nil, nil, ckpt.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteCheckpoint(base, l.Files, ck, r, nil, nil, WriteOptions{}); err == nil || !strings.Contains(err.Error(), "--force") {
+	if _, err := ckpt.WriteCheckpoint(base, l.Files, ck, r, nil, nil, ckpt.WriteOptions{}); err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("overwrite without force: %v", err)
 	}
-	manBytes, _ := os.ReadFile(filepath.Join(base, ManifestFile))
+	manBytes, _ := os.ReadFile(filepath.Join(base, ckpt.ManifestFile))
 	cases := []struct {
 		name string
 		edit func(m map[string]any)
@@ -208,7 +211,7 @@ func TestCorruptQuantizedCheckpointRejected(t *testing.T) {
 		json.Unmarshal(manBytes, &m)
 		c.edit(m)
 		b, _ := json.Marshal(m)
-		os.WriteFile(filepath.Join(dir, ManifestFile), b, 0o644)
+		os.WriteFile(filepath.Join(dir, ckpt.ManifestFile), b, 0o644)
 		_, err := runtime.OpenModel(dir, runtime.WeightsFloat32)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want %q", c.name, err, c.want)

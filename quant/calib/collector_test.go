@@ -1,4 +1,4 @@
-package quant
+package calib
 
 import (
 	"math"

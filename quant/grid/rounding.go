@@ -1,4 +1,4 @@
-package quant
+package grid
 
 import (
 	"fmt"
@@ -34,16 +34,12 @@ import (
 // stored scale; dequantised values are computed in float32 exactly as
 // kernels.QMatrix.Dequantize does.
 
-// Scheme is the part of a Spec that decides how one value is rounded.
+// Scheme is the part of a quant.Spec that decides how one value is rounded
+// (quant.SchemeOf extracts it).
 type Scheme struct {
 	Bits       int
 	Symmetric  bool
 	ScaleDType safetensors.DType
-}
-
-// SchemeOf returns the rounding scheme of a spec.
-func SchemeOf(s Spec) Scheme {
-	return Scheme{Bits: s.Bits, Symmetric: s.Symmetric, ScaleDType: s.ScaleDType}
 }
 
 // maxCode is the largest code, 2^b - 1.
@@ -166,8 +162,8 @@ func (g Grid) Index(r, c int) int {
 	return r*(g.Cols/g.Granularity.GroupSize) + c/g.Granularity.GroupSize
 }
 
-// check reports a grid the QMatrix format cannot hold.
-func (g Grid) check() error {
+// Check reports a grid the QMatrix format cannot hold.
+func (g Grid) Check() error {
 	if g.Rows <= 0 || g.Cols <= 0 {
 		return fmt.Errorf("matrix is %d×%d, sizes must be positive", g.Rows, g.Cols)
 	}
@@ -213,7 +209,7 @@ func (sc Scheme) RangeParams(vals []float64) GroupParams {
 // kernels.QMatrix (zero points stored only when asymmetric) and validates
 // it. Every method builds its result through this function.
 func BuildQMatrix(codes []uint8, params []GroupParams, g Grid, sc Scheme) (*kernels.QMatrix, error) {
-	if err := g.check(); err != nil {
+	if err := g.Check(); err != nil {
 		return nil, err
 	}
 	if len(codes) != g.Rows*g.Cols || len(params) != g.NumParams() {
@@ -246,7 +242,7 @@ func BuildQMatrix(codes []uint8, params []GroupParams, g Grid, sc Scheme) (*kern
 // rounded independently, each group's parameters from its own min/max.
 // It is the whole of RTN, and MambaQuant's rounding after rotation.
 func RoundToNearest(w []float64, g Grid, sc Scheme) (*kernels.QMatrix, error) {
-	if err := g.check(); err != nil {
+	if err := g.Check(); err != nil {
 		return nil, err
 	}
 	if len(w) != g.Rows*g.Cols {
@@ -261,27 +257,4 @@ func RoundToNearest(w []float64, g Grid, sc Scheme) (*kernels.QMatrix, error) {
 		}
 	}
 	return BuildQMatrix(codes, params, g, sc)
-}
-
-// widen copies float32 weights into a new float64 slice.
-func widen(w []float32) []float64 {
-	out := make([]float64, len(w))
-	for i, v := range w {
-		out[i] = float64(v)
-	}
-	return out
-}
-
-// checkWeights reports a weight slice that does not match its assignment,
-// or a value that is not finite.
-func checkWeights(method string, w []float32, a Assignment) error {
-	if a.Rows <= 0 || a.Cols <= 0 || len(w) != a.Rows*a.Cols {
-		return fmt.Errorf("%s: %s: %d weights for a %d×%d matrix", method, a.Param.Name, len(w), a.Rows, a.Cols)
-	}
-	for i, v := range w {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("%s: %s: weight (%d, %d) is %v", method, a.Param.Name, i/a.Cols, i%a.Cols, v)
-		}
-	}
-	return nil
 }
