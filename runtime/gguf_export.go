@@ -95,38 +95,70 @@ func ExportGGUF(path string, mf *ModelFiles, ck *Checkpoint, o GGUFExportOptions
 	return sum, w.Close()
 }
 
-// ggufExportPlan decides every tensor's type and dims; the model's float
-// type is that of its matrices, which must all agree.
-func ggufExportPlan(c *Config, inv *Inventory, ck *Checkpoint) ([]ggufExportTensor, ggml.Type, error) {
-	var out []ggufExportTensor
-	ft := ggml.Type(math.MaxUint32)
+// GGUFTensorLayout is one tensor of a nemotron_h GGUF as llama.cpp's
+// converter lays it out: name, ggml dims (row length first) and type.
+type GGUFTensorLayout struct {
+	GGUFTensorName
+	Dims []int64
+	Type ggml.Type
+	// Quantizable is what llama-quantize may change: 2-D weights other
+	// than norms and conv1d (the rest stay F32 in every recipe).
+	Quantizable bool
+}
+
+// Bytes is the tensor's size in its type.
+func (t GGUFTensorLayout) Bytes() int64 {
+	rb, _ := t.Type.RowBytes(t.Dims[0])
+	for _, d := range t.Dims[1:] {
+		rb *= d
+	}
+	return rb
+}
+
+// GGUFLayout lists every tensor of a nemotron_h GGUF of the config, in
+// inventory order: matrices and embeddings in type matrix, everything
+// else F32, as llama.cpp's converter writes them.
+func GGUFLayout(c *Config, matrix ggml.Type) []GGUFTensorLayout {
+	inv := BuildInventory(c)
+	var out []GGUFTensorLayout
 	for _, n := range GGUFNames(c) {
 		p, _ := inv.Lookup(n.Hub)
-		ti, _ := ck.Lookup(n.Hub)
-		t := ggufExportTensor{hub: n, typ: ggml.F32}
-		matrix := len(p.Shape) == 2 && (p.Matrix || p.Category == Embedding)
-		if matrix {
-			typ, ok := map[safetensors.DType]ggml.Type{safetensors.BF16: ggml.BF16, safetensors.F16: ggml.F16, safetensors.F32: ggml.F32}[ti.DType]
-			if !ok {
-				return nil, 0, fmt.Errorf("%s: tensor %q is %s; a float export needs BF16, F16 or F32", ti.File, n.Hub, ti.DType)
-			}
-			if ft != ggml.Type(math.MaxUint32) && typ != ft {
-				return nil, 0, fmt.Errorf("%s: tensor %q is %s, other matrices %s: a float export needs one float type", ti.File, n.Hub, typ, ft)
-			}
-			ft, t.typ = typ, typ
-			t.dims = []int64{int64(p.Shape[1]), int64(p.Shape[0])}
+		t := GGUFTensorLayout{GGUFTensorName: n, Type: ggml.F32}
+		if len(p.Shape) == 2 && (p.Matrix || p.Category == Embedding) {
+			t.Type, t.Quantizable = matrix, true
+			t.Dims = []int64{int64(p.Shape[1]), int64(p.Shape[0])}
 		} else {
-			t.dims = ggufSmallDims(c, p, n)
-		}
-		rb, _ := t.typ.RowBytes(t.dims[0])
-		t.size = rb
-		for _, d := range t.dims[1:] {
-			t.size *= d
+			t.Dims = ggufSmallDims(c, p, n)
 		}
 		out = append(out, t)
 	}
+	return out
+}
+
+// ggufExportPlan decides every tensor's type and dims; the model's float
+// type is that of its matrices, which must all agree.
+func ggufExportPlan(c *Config, inv *Inventory, ck *Checkpoint) ([]ggufExportTensor, ggml.Type, error) {
+	ft := ggml.Type(math.MaxUint32)
+	for _, p := range inv.Params {
+		if !(len(p.Shape) == 2 && (p.Matrix || p.Category == Embedding)) {
+			continue
+		}
+		ti, _ := ck.Lookup(p.Name)
+		typ, ok := map[safetensors.DType]ggml.Type{safetensors.BF16: ggml.BF16, safetensors.F16: ggml.F16, safetensors.F32: ggml.F32}[ti.DType]
+		if !ok {
+			return nil, 0, fmt.Errorf("%s: tensor %q is %s; a float export needs BF16, F16 or F32", ti.File, p.Name, ti.DType)
+		}
+		if ft != ggml.Type(math.MaxUint32) && typ != ft {
+			return nil, 0, fmt.Errorf("%s: tensor %q is %s, other matrices %s: a float export needs one float type", ti.File, p.Name, typ, ft)
+		}
+		ft = typ
+	}
 	if ft == ggml.Type(math.MaxUint32) {
 		ft = ggml.F32
+	}
+	var out []ggufExportTensor
+	for _, l := range GGUFLayout(c, ft) {
+		out = append(out, ggufExportTensor{hub: l.GGUFTensorName, typ: l.Type, dims: l.Dims, size: l.Bytes()})
 	}
 	return out, ft, nil
 }
