@@ -183,8 +183,8 @@ func writeExportTensor(w *gguf.Writer, ck *Checkpoint, c *Config, t ggufExportTe
 	same := map[ggml.Type]safetensors.DType{ggml.BF16: safetensors.BF16, ggml.F16: safetensors.F16, ggml.F32: safetensors.F32}[t.typ] == ti.DType
 	switch {
 	case t.hub.Transform == RopePermuted:
-		raw, _, err := ck.Raw(t.hub.Hub)
-		if err != nil {
+		raw := make([]byte, ti.Bytes()) // q and k are small: a whole tensor at a time
+		if err := ck.ReadAt(t.hub.Hub, 0, raw); err != nil {
 			return err
 		}
 		if !same {

@@ -9,13 +9,22 @@ import (
 	"github.com/hyquant/hyquant/runtime/gguf"
 )
 
-func exportMini(t *testing.T) string {
+// exportMini exports the mini, from the embedded (mapped) checkpoint or,
+// streamed, from its directory read with pread as the 8B would be.
+func exportMini(t *testing.T, streamed bool) string {
 	t.Helper()
-	mf, err := ResolveModel("")
+	ref := ""
+	if streamed {
+		ref = "../models/nemotron-h-mini"
+	}
+	mf, err := ResolveModel(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ck, err := mf.OpenCheckpoint()
+	if streamed {
+		ck, err = OpenCheckpointStream(mf.Dir)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +45,7 @@ func exportMini(t *testing.T) string {
 // metadata but for the converter's naming heuristics.
 func TestExportGGUFEqualsConverter(t *testing.T) {
 	needFile(t, sharedBF16GGUF)
-	ours, err := gguf.Open(exportMini(t))
+	ours, err := gguf.Open(exportMini(t, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +90,11 @@ func TestExportGGUFEqualsConverter(t *testing.T) {
 	}
 }
 
-// Without shared/: the export read back through the GGUF reader is the Hub
-// checkpoint again, tensor for tensor.
+// Without shared/: the export, streamed from the checkpoint directory, read
+// back through the GGUF reader is the Hub checkpoint again, tensor for
+// tensor.
 func TestExportGGUFReadsBackAsHub(t *testing.T) {
-	_, c, gk, err := OpenGGUFModel(exportMini(t))
+	_, c, gk, err := OpenGGUFModel(exportMini(t, true))
 	if err != nil {
 		t.Fatal(err)
 	}
