@@ -8,7 +8,8 @@ import (
 )
 
 // WeightSource provides a model's weights in whatever form they are stored:
-// float checkpoints here, packed quantised checkpoints in package quant.
+// float checkpoints here, GGUF files (gguf_weights.go), packed quantised
+// checkpoints in package quant/ckpt.
 type WeightSource interface {
 	// Linear builds the projection whose weight is stored under name
 	// (out×in), adding the bias stored under biasName unless it is "".

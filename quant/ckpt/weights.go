@@ -127,6 +127,13 @@ func castLinear(l kernels.Linear, d safetensors.DType) (kernels.Linear, error) {
 			w[i] = safetensors.RoundTo(x, d)
 		}
 		return kernels.NewDense(w, v.Out(), v.In(), v.Bias()), nil
+	case *kernels.DecodedLinear:
+		// A block-format source (a GGUF file): its dequantised values, rounded.
+		w := v.Dequantize()
+		for i, x := range w {
+			w[i] = safetensors.RoundTo(x, d)
+		}
+		return kernels.NewDense(w, v.Out(), v.In(), v.Bias()), nil
 	}
 	return nil, fmt.Errorf("cannot cast a %T projection to %s; load float32 weights (--weights f32)", l, d)
 }
