@@ -228,7 +228,7 @@ func (e *executor) footprint(rr *RunResult, p *plan.Plan) error {
 	f := r.Footprint()
 	rr.BaselineBytes, rr.TotalBytes, rr.Reduction = f.Baseline, f.Quantized, f.Reduction()
 	for _, cb := range f.Categories {
-		rr.Categories = append(rr.Categories, CategoryBytes{Category: string(cb.Category), Precision: cb.Spec.String(), BaselineBytes: cb.Baseline, QuantizedBytes: cb.Quantized})
+		rr.Categories = append(rr.Categories, CategoryBytes{Category: string(cb.Category), Precision: cb.Precision(), BaselineBytes: cb.Baseline, QuantizedBytes: cb.Quantized})
 	}
 	return nil
 }
@@ -369,7 +369,7 @@ func footprints8B(c *Config) ([]PlanFootprint, error) {
 		f := r.Footprint()
 		pf := PlanFootprint{Plan: name, Model: mf.Describe(), Baseline: f.Baseline, Quantized: f.Quantized}
 		for _, cb := range f.Categories {
-			pf.Categories = append(pf.Categories, CategoryBytes{Category: string(cb.Category), Precision: cb.Spec.String(), BaselineBytes: cb.Baseline, QuantizedBytes: cb.Quantized})
+			pf.Categories = append(pf.Categories, CategoryBytes{Category: string(cb.Category), Precision: cb.Precision(), BaselineBytes: cb.Baseline, QuantizedBytes: cb.Quantized})
 		}
 		out = append(out, pf)
 	}

@@ -20,6 +20,10 @@ func Layout(a Assignment) []safetensors.TensorSpec {
 		return []safetensors.TensorSpec{{Name: a.Param.Name, DType: d, Shape: int64s(a.Param.Shape)}}
 	}
 	rows, cols := a.Rows, a.Cols
+	if s.Method == GGMLMethod {
+		rb, _ := s.GGMLType.RowBytes(int64(cols))
+		return []safetensors.TensorSpec{{Name: a.Param.Name + GGMLBlocksSuffix, DType: safetensors.U8, Shape: []int64{int64(rows), rb}}}
+	}
 	scaleRows, groups := grid.ScaleGrid(s.Granularity, rows, cols)
 	out := []safetensors.TensorSpec{
 		{Name: a.Param.Name + grid.CodesSuffix, DType: safetensors.U8, Shape: []int64{int64(rows), int64(grid.PackedBytes(cols, s.Bits))}},

@@ -1,7 +1,10 @@
 package quant
 
 import (
+	"fmt"
+
 	"github.com/hyquant/hyquant/kernels"
+	"github.com/hyquant/hyquant/kernels/ggml"
 )
 
 // Stats are the calibration statistics of one linear layer's input,
@@ -55,10 +58,32 @@ func (s *Stats) Covariance() []float64 {
 // methods, the transform applied to the layer's input at run time.
 type Quantized struct {
 	Q *kernels.QMatrix
+	// Blocks holds the weight in a llama.cpp block type instead of Q (method
+	// ggml): Rows rows of BlockType.RowBytes(Cols) bytes.
+	Blocks     []byte
+	BlockType  ggml.Type
+	Rows, Cols int // the shape of Blocks (Q carries its own)
 	// Transform is nil when the layer sees its input unchanged. Otherwise the
 	// layer computes Q·T(x), with Q quantised from W·T⁻¹ so that, before
 	// rounding, Q·T(x) = W·x exactly.
 	Transform *Transform
+}
+
+// Shape is the weight's rows (outputs) and columns (inputs).
+func (q *Quantized) Shape() (rows, cols int) {
+	if q.Q != nil {
+		return q.Q.Rows, q.Q.Cols
+	}
+	return q.Rows, q.Cols
+}
+
+// Dequantize returns the weight the quantised form stands for.
+func (q *Quantized) Dequantize() ([]float32, error) {
+	if q.Q != nil {
+		return q.Q.Dequantize(), nil
+	}
+	w := make([]float32, q.Rows*q.Cols)
+	return w, q.BlockType.Dequantize(w, q.Blocks)
 }
 
 // Transform is an invertible input transform x -> R·(x ⊘ s): optional
@@ -76,11 +101,25 @@ type Transform struct {
 // behind activation fake-quantisation (of the input the codes see, so after
 // the transform) when s asks for it, behind the input transform.
 func (q *Quantized) Linear(s Spec, actScale float32, bias []float32) (kernels.Linear, error) {
-	ql, err := kernels.NewQLinear(q.Q, bias)
-	if err != nil {
-		return nil, err
+	var l kernels.Linear
+	if q.Blocks != nil {
+		f, ok := ggml.Format(q.BlockType)
+		if !ok {
+			return nil, fmt.Errorf("ggml type %s cannot be computed with", q.BlockType)
+		}
+		dl, err := kernels.NewFormatLinear(f, q.Blocks, q.Rows, q.Cols, bias)
+		if err != nil {
+			return nil, err
+		}
+		l = dl
+	} else {
+		ql, err := kernels.NewQLinear(q.Q, bias)
+		if err != nil {
+			return nil, err
+		}
+		l = ql
 	}
-	var l kernels.Linear = ql
+	var err error
 	if s.ActBits > 0 {
 		if l, err = NewActQuantScale(l, s.ActBits, s.ActMode, actScale); err != nil {
 			return nil, err

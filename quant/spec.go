@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hyquant/hyquant/kernels/ggml"
 	"github.com/hyquant/hyquant/quant/grid"
 	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
@@ -30,6 +31,11 @@ type Spec struct {
 	Rounding     string  // mambaquant: rtn or gptq after rotating
 	Seed         int64   // mambaquant: seed of the random Hadamard signs
 	Smooth       float64 // mambaquant: smoothing strength alpha (0 = off)
+
+	// ggml: llama.cpp's block type to quantise into, and whether to weight
+	// the rounding by an importance matrix from calibration.
+	GGMLType ggml.Type
+	Imatrix  bool
 
 	// Activation fake-quantisation at this linear layer's input (0 = off).
 	ActBits int
@@ -92,6 +98,13 @@ func (s Spec) String() string {
 		return "keep " + FloatDTypeName(s.KeepDType)
 	}
 	var b strings.Builder
+	if s.Method == GGMLMethod {
+		b.WriteString("ggml " + s.GGMLType.String())
+		if s.Imatrix {
+			b.WriteString(" imatrix")
+		}
+		return b.String()
+	}
 	fmt.Fprintf(&b, "%s w%d %s", s.Method, s.Bits, s.Granularity)
 	if s.Symmetric {
 		b.WriteString(" sym")

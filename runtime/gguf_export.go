@@ -19,6 +19,19 @@ type GGUFExportOptions struct {
 	Name string
 	// Progress is called with the tensor bytes written so far and the total.
 	Progress func(done, total int64)
+	// Blocks holds tensors already quantised into a ggml block type, by
+	// Hub name (rows in the Hub's order; q/k are permuted on the way out).
+	// Every other tensor is read from the checkpoint.
+	Blocks map[string]GGUFBlocks
+	// FileType is general.file_type; 0 derives it from the matrices' float
+	// type (a float export).
+	FileType uint32
+}
+
+// GGUFBlocks is one tensor in a ggml block type.
+type GGUFBlocks struct {
+	Type ggml.Type
+	Data []byte
 }
 
 // GGUFExportSummary says what ExportGGUF wrote.
@@ -52,14 +65,20 @@ type ggufExportTensor struct {
 func ExportGGUF(path string, mf *ModelFiles, ck *Checkpoint, o GGUFExportOptions) (*GGUFExportSummary, error) {
 	c := mf.Config
 	inv := BuildInventory(c)
-	if err := inv.CheckAgainst(ck); err != nil {
-		return nil, err
+	if o.Blocks == nil {
+		if err := inv.CheckAgainst(ck); err != nil {
+			return nil, err
+		}
 	}
-	tensors, ft, err := ggufExportPlan(c, inv, ck)
+	tensors, ft, err := ggufExportPlan(c, inv, ck, o.Blocks)
 	if err != nil {
 		return nil, err
 	}
-	kvs, err := ggufExportKVs(mf, o, ft)
+	fileType := ggufFileType[ft]
+	if o.FileType != 0 {
+		fileType = o.FileType
+	}
+	kvs, err := ggufExportKVs(mf, o, fileType)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +86,7 @@ func ExportGGUF(path string, mf *ModelFiles, ck *Checkpoint, o GGUFExportOptions
 	if err != nil {
 		return nil, err
 	}
-	sum := &GGUFExportSummary{Path: path, Tensors: len(tensors), FileType: ggufFileType[ft]}
+	sum := &GGUFExportSummary{Path: path, Tensors: len(tensors), FileType: fileType}
 	for _, kv := range kvs {
 		if err := w.AddKV(kv.Key, kv.Value); err != nil {
 			w.Abort()
@@ -83,7 +102,12 @@ func ExportGGUF(path string, mf *ModelFiles, ck *Checkpoint, o GGUFExportOptions
 	}
 	var done int64
 	for _, t := range tensors {
-		if err := writeExportTensor(w, ck, c, t); err != nil {
+		if b, ok := o.Blocks[t.hub.Hub]; ok {
+			err = writeExportBlocks(w, t, b)
+		} else {
+			err = writeExportTensor(w, ck, c, t)
+		}
+		if err != nil {
 			w.Abort()
 			return nil, fmt.Errorf("%s: tensor %s: %w", path, t.hub.Hub, err)
 		}
@@ -135,32 +159,62 @@ func GGUFLayout(c *Config, matrix ggml.Type) []GGUFTensorLayout {
 	return out
 }
 
-// ggufExportPlan decides every tensor's type and dims; the model's float
-// type is that of its matrices, which must all agree.
-func ggufExportPlan(c *Config, inv *Inventory, ck *Checkpoint) ([]ggufExportTensor, ggml.Type, error) {
+// ggufExportPlan decides every tensor's type and dims: ggml blocks where
+// given, else a matrix's stored float type, else F32. ft is the float type
+// of the matrices stored as floats (F32 when there are none), from which a
+// float export's general.file_type comes.
+func ggufExportPlan(c *Config, inv *Inventory, ck *Checkpoint, blocks map[string]GGUFBlocks) ([]ggufExportTensor, ggml.Type, error) {
 	ft := ggml.Type(math.MaxUint32)
-	for _, p := range inv.Params {
-		if !(len(p.Shape) == 2 && (p.Matrix || p.Category == Embedding)) {
-			continue
+	var out []ggufExportTensor
+	for _, l := range GGUFLayout(c, ggml.F32) {
+		t := ggufExportTensor{hub: l.GGUFTensorName, typ: l.Type, dims: l.Dims}
+		if b, ok := blocks[l.Hub]; ok {
+			if !l.Quantizable {
+				return nil, 0, fmt.Errorf("tensor %q: GGUF keeps it in F32; it cannot be %s", l.Hub, b.Type)
+			}
+			t.typ = b.Type
+		} else {
+			ti, ok := ck.Lookup(l.Hub)
+			if !ok {
+				return nil, 0, fmt.Errorf("%s: no tensor %q", ck.Dir, l.Hub)
+			}
+			if l.Quantizable {
+				typ, ok := map[safetensors.DType]ggml.Type{safetensors.BF16: ggml.BF16, safetensors.F16: ggml.F16, safetensors.F32: ggml.F32}[ti.DType]
+				if !ok {
+					return nil, 0, fmt.Errorf("%s: tensor %q is %s; GGUF takes BF16, F16 or F32", ti.File, l.Hub, ti.DType)
+				}
+				if ft == ggml.Type(math.MaxUint32) || typ == ggml.BF16 {
+					ft = typ
+				}
+				t.typ = typ
+			}
 		}
-		ti, _ := ck.Lookup(p.Name)
-		typ, ok := map[safetensors.DType]ggml.Type{safetensors.BF16: ggml.BF16, safetensors.F16: ggml.F16, safetensors.F32: ggml.F32}[ti.DType]
-		if !ok {
-			return nil, 0, fmt.Errorf("%s: tensor %q is %s; a float export needs BF16, F16 or F32", ti.File, p.Name, ti.DType)
+		rb, err := t.typ.RowBytes(t.dims[0])
+		if err != nil {
+			return nil, 0, fmt.Errorf("tensor %q: %w", l.Hub, err)
 		}
-		if ft != ggml.Type(math.MaxUint32) && typ != ft {
-			return nil, 0, fmt.Errorf("%s: tensor %q is %s, other matrices %s: a float export needs one float type", ti.File, p.Name, typ, ft)
+		t.size = rb
+		for _, d := range t.dims[1:] {
+			t.size *= d
 		}
-		ft = typ
+		out = append(out, t)
 	}
 	if ft == ggml.Type(math.MaxUint32) {
 		ft = ggml.F32
 	}
-	var out []ggufExportTensor
-	for _, l := range GGUFLayout(c, ft) {
-		out = append(out, ggufExportTensor{hub: l.GGUFTensorName, typ: l.Type, dims: l.Dims, size: l.Bytes()})
-	}
 	return out, ft, nil
+}
+
+// writeExportBlocks writes a quantised tensor's blocks (rows permuted for q/k).
+func writeExportBlocks(w *gguf.Writer, t ggufExportTensor, b GGUFBlocks) error {
+	if int64(len(b.Data)) != t.size {
+		return fmt.Errorf("%d bytes of %s blocks, the tensor needs %d", len(b.Data), b.Type, t.size)
+	}
+	if t.hub.Transform == RopePermuted {
+		rows := int(t.dims[1])
+		return w.WriteData(permuteRows(b.Data, rows, len(b.Data)/rows, t.hub.Heads))
+	}
+	return w.WriteData(b.Data)
 }
 
 // ggufSmallDims is the converter's layout of a vector or conv kernel.
@@ -233,7 +287,7 @@ func permuteRows(b []byte, rows, rowBytes, heads int) []byte {
 }
 
 // ggufExportKVs is the converter's metadata for the model.
-func ggufExportKVs(mf *ModelFiles, o GGUFExportOptions, ft ggml.Type) ([]gguf.KV, error) {
+func ggufExportKVs(mf *ModelFiles, o GGUFExportOptions, fileType uint32) ([]gguf.KV, error) {
 	c := mf.Config
 	raw, err := mf.ReadFile("config.json")
 	if err != nil {
@@ -296,7 +350,7 @@ func ggufExportKVs(mf *ModelFiles, o GGUFExportOptions, ft ggml.Type) ([]gguf.KV
 		{Key: p + "attention.head_count_kv", Value: gguf.Int32s(kv)},
 		{Key: p + "attention.layer_norm_rms_epsilon", Value: gguf.Float32(float32(c.NormEps))},
 		{Key: p + "attention.layer_norm_epsilon", Value: gguf.Float32(float32(c.NormEps))},
-		{Key: "general.file_type", Value: gguf.Uint32(ggufFileType[ft])},
+		{Key: "general.file_type", Value: gguf.Uint32(fileType)},
 		{Key: p + "vocab_size", Value: u(c.VocabSize)},
 		{Key: p + "rope.dimension_count", Value: u(c.HeadDim)},
 		{Key: p + "ssm.conv_kernel", Value: u(c.ConvKernel)},

@@ -4,25 +4,30 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hyquant/hyquant/eval"
 	"github.com/hyquant/hyquant/internal/progress"
 	"github.com/hyquant/hyquant/internal/sysinfo"
 	"github.com/hyquant/hyquant/internal/units"
+	"github.com/hyquant/hyquant/quant/ckpt"
 	hqruntime "github.com/hyquant/hyquant/runtime"
 )
 
 type exportOptions struct {
-	model, out, format, name string
-	force, asJSON            bool
+	model, out, format, name, planRef, calib string
+	segments, length                         int
+	seed                                     int64
+	force, asJSON                            bool
 }
 
 func newExportCmd() *cobra.Command {
 	var o exportOptions
 	cmd := &cobra.Command{
-		Use:   "export --model <dir | embedded name> --out <file.gguf>",
+		Use:   "export --model <dir | embedded name> [--plan P] --out <file.gguf>",
 		Short: "Write a model as a GGUF file that llama.cpp runs (nemotron_h)",
 		Long: `export writes a float Hugging Face checkpoint (bf16, f16 or f32) as a nemotron_h
 GGUF the way llama.cpp's converter does: the architecture keys and per-layer
@@ -37,11 +42,21 @@ all-zero per-layer arrays, a file llama.cpp cannot run as intended; this export
 is the dependable way from a Hub checkpoint to GGUF. For the mini, every tensor
 equals the bytes of the converter's (fixed) output.
 
+With --plan, the model is first quantised under the plan (as 'hyquant quantize'
+does, into a temporary directory beside --out), then written: every tensor must
+be in a GGUF type, i.e. kept as a float or quantised with method ggml (llama.cpp's
+block types with llama-quantize's rounding; the shipped plans llama-q8_0 ...
+llama-q2_k are llama-quantize's recipes). A plan with anything GGUF cannot
+express (hyquant's group format, an online rotation, activation quantisation) is
+refused, naming every such tensor and why. --model may also be a directory
+'hyquant quantize' wrote under such a plan.
+
 The file is written streaming (bounded memory, also for the 8B) into a temporary
 file that is renamed into place when complete; an existing --out is refused
-without --force. Quantised GGUF exports (llama.cpp's formats as quantisation
-targets, --plan) are not available yet.`,
+without --force.`,
 		Example: `  hyquant export --out mini.bf16.gguf                   # the embedded mini
+  hyquant export --plan llama-q4_k_m --out mini.Q4_K_M.gguf  # llama-quantize's Q4_K_M, by hyquant
+  hyquant export --model out/mini-q4km --out mini.Q4_K_M.gguf  # a checkpoint quantised with method ggml
   hyquant export --model path/to/Nemotron-H-8B-Base-8K --out nemotron-h-8b.bf16.gguf`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -54,6 +69,11 @@ targets, --plan) are not available yet.`,
 	f.StringVar(&o.format, "format", "gguf", "output format (gguf)")
 	f.StringVar(&o.name, "name", "", "general.name (default: the model directory's name)")
 	f.BoolVar(&o.force, "force", false, "replace an existing --out file")
+	f.StringVar(&o.planRef, "plan", "", "quantise under this plan first (file or shipped name); its tensors must all be GGUF types")
+	f.StringVar(&o.calib, "calib", eval.DefaultCalibration.Text, "calibration text for a plan that needs it (imatrix: true)")
+	f.IntVar(&o.segments, "segments", eval.DefaultCalibration.Segments, "calibration segments")
+	f.IntVar(&o.length, "length", eval.DefaultCalibration.Length, "tokens per calibration segment")
+	f.Int64Var(&o.seed, "seed", eval.DefaultCalibration.Seed, "calibration sampling seed")
 	f.BoolVar(&o.asJSON, "json", false, "write JSON instead of text")
 	cmd.MarkFlagRequired("out")
 	return cmd
@@ -93,23 +113,79 @@ func runExport(w io.Writer, o exportOptions) error {
 			return fmt.Errorf("--out %s exists (use --force to replace it)", o.out)
 		}
 	}
+	bar := progress.New(100, "export", o.asJSON)
+	opts := hqruntime.GGUFExportOptions{Name: o.name, Progress: func(done, total int64) { bar.Set(int(done*100/max(total, 1)), "export") }}
+	var sum *hqruntime.GGUFExportSummary
+	switch {
+	case o.planRef != "":
+		sum, err = exportPlan(w, mf, o, opts)
+	case isPacked(mf):
+		sum, err = ckpt.ExportGGUF(o.out, mf, opts)
+	default:
+		sum, err = exportFloat(mf, o, opts)
+	}
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	return printExport(w, mf, o, sum, start)
+}
+
+func isPacked(mf *hqruntime.ModelFiles) bool {
+	if mf.Embedded {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(mf.Dir, ckpt.ManifestFile))
+	return err == nil
+}
+
+// exportPlan quantises under the plan into a temporary directory beside
+// the output, exports that, and removes it.
+func exportPlan(w io.Writer, mf *hqruntime.ModelFiles, o exportOptions, opts hqruntime.GGUFExportOptions) (*hqruntime.GGUFExportSummary, error) {
+	tmp, err := os.MkdirTemp(filepath.Dir(o.out), "."+filepath.Base(o.out)+".quant-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	qdir := filepath.Join(tmp, "q")
+	q := quantizeOptions{model: o.model, planRef: o.planRef, out: qdir, calib: o.calib, segments: o.segments, length: o.length, seed: o.seed, asJSON: true}
+	if err := runQuantize(io.Discard, q); err != nil {
+		return nil, err
+	}
+	qf, err := hqruntime.ResolveModel(qdir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Name == "" {
+		opts.Name = exportName(mf)
+	}
+	return ckpt.ExportGGUF(o.out, qf, opts)
+}
+
+// exportName is the general.name of an export: the source model's name.
+func exportName(mf *hqruntime.ModelFiles) string {
+	if mf.Embedded {
+		return mf.Ref
+	}
+	return filepath.Base(filepath.Clean(mf.Dir))
+}
+
+func exportFloat(mf *hqruntime.ModelFiles, o exportOptions, opts hqruntime.GGUFExportOptions) (*hqruntime.GGUFExportSummary, error) {
 	var ck *hqruntime.Checkpoint
+	var err error
 	if mf.Embedded {
 		ck, err = mf.OpenCheckpoint()
 	} else {
 		ck, err = hqruntime.OpenCheckpointStream(mf.Dir) // pread: the resident set stays small
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer ck.Close()
-	bar := progress.New(100, "export", o.asJSON)
-	sum, err := hqruntime.ExportGGUF(o.out, mf, ck, hqruntime.GGUFExportOptions{Name: o.name,
-		Progress: func(done, total int64) { bar.Set(int(done*100/max(total, 1)), "export") }})
-	bar.Finish()
-	if err != nil {
-		return err
-	}
+	return hqruntime.ExportGGUF(o.out, mf, ck, opts)
+}
+
+func printExport(w io.Writer, mf *hqruntime.ModelFiles, o exportOptions, sum *hqruntime.GGUFExportSummary, start time.Time) error {
 	st, err := os.Stat(o.out)
 	if err != nil {
 		return err

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hyquant/hyquant/runtime/gguf"
 )
 
 // llama-quantize's Q4_K_M of the mini (runtime/testdata/README.md).
@@ -78,5 +81,51 @@ func TestGGUFEverywhere(t *testing.T) {
 		if !(e.PPL > 50 && e.PPL < 500) {
 			t.Errorf("eval %s: ppl %g (format %s)", m, e.PPL, e.Format)
 		}
+	}
+}
+
+// hyquant's own Q4_K_M, from the Hub checkpoint through the shipped recipe
+// plan and llama.cpp's rounding, is llama-quantize's file tensor for
+// tensor: same types, same blocks, same F32 tensors.
+func TestExportRecipeEqualsLlamaQuantize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quantises the mini")
+	}
+	out := filepath.Join(t.TempDir(), "mini.Q4_K_M.gguf")
+	if _, err := run(t, "export", "--plan", "llama-q4_k_m", "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	ours, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ours.Close()
+	theirs, err := gguf.Open(q4kmGGUF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer theirs.Close()
+	if len(ours.Tensors) != len(theirs.Tensors) {
+		t.Fatalf("%d tensors, llama-quantize wrote %d", len(ours.Tensors), len(theirs.Tensors))
+	}
+	for _, tt := range theirs.Tensors {
+		a, ot, err := ours.TensorData(tt.Name)
+		if err != nil {
+			t.Errorf("%s: %v", tt.Name, err)
+			continue
+		}
+		b, _, _ := theirs.TensorData(tt.Name)
+		if ot.Type != tt.Type || !bytes.Equal(a, b) {
+			t.Errorf("%s: %s, llama-quantize wrote %s with other bytes", tt.Name, ot.Type, tt.Type)
+		}
+	}
+	if v, _ := ours.Lookup("general.file_type"); v.Display(0) != "15" {
+		t.Errorf("file type %s, want 15 (MOSTLY_Q4_K_M)", v.Display(0))
+	}
+
+	// A plan GGUF cannot express is refused, naming the tensor and why.
+	_, err = run(t, "export", "--plan", "seed", "--out", filepath.Join(t.TempDir(), "seed.gguf"))
+	if err == nil || !strings.Contains(err.Error(), "backbone.layers.0.mixer.in_proj.weight: method rtn stores hyquant's group format") {
+		t.Errorf("export of the seed plan: %v", err)
 	}
 }

@@ -101,7 +101,7 @@ func partBytes(r *plan.Resolved) map[runtime.Category]*planCategoryJSON {
 		}
 		for _, t := range quant.Layout(a) {
 			switch {
-			case strings.HasSuffix(t.Name, grid.CodesSuffix):
+			case strings.HasSuffix(t.Name, grid.CodesSuffix), strings.HasSuffix(t.Name, quant.GGMLBlocksSuffix):
 				c.CodeBytes += t.Bytes()
 			case strings.HasSuffix(t.Name, grid.ScalesSuffix):
 				c.ScaleBytes += t.Bytes()
@@ -167,7 +167,7 @@ func runPlan(w io.Writer, ref, planRef string, asJSON bool) error {
 			BaselineMatches: claim.BaselineMatches, Reaches58: claim.Reaches58, ShippedPlans: shipped}}
 	for _, c := range f.Categories {
 		pc := parts[c.Category]
-		pc.Name, pc.Precision, pc.Params, pc.BaselineBytes, pc.QuantizedBytes = string(c.Category), c.Spec.String(), c.Params, c.Baseline, c.Quantized
+		pc.Name, pc.Precision, pc.Params, pc.BaselineBytes, pc.QuantizedBytes = string(c.Category), c.Precision(), c.Params, c.Baseline, c.Quantized
 		out.Categories = append(out.Categories, *pc)
 	}
 	if asJSON {

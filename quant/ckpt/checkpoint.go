@@ -12,6 +12,7 @@ import (
 
 	"github.com/hyquant/hyquant/internal/atomicfile"
 	"github.com/hyquant/hyquant/kernels"
+	"github.com/hyquant/hyquant/kernels/ggml"
 	"github.com/hyquant/hyquant/quant"
 	"github.com/hyquant/hyquant/quant/grid"
 	"github.com/hyquant/hyquant/quant/plan"
@@ -89,6 +90,9 @@ func WriteCheckpoint(dir string, mf *runtime.ModelFiles, src *runtime.Checkpoint
 	man := &Manifest{Format: ManifestFormat, Version: 1, SourceModel: mf.Describe(), Plan: r.Plan.Name, Categories: map[string]string{}}
 	for _, c := range runtime.Categories {
 		man.Categories[string(c)] = r.Plan.SpecFor(c).String()
+	}
+	if r.Plan.Recipe != nil {
+		man.GGUFFileType = r.Plan.Recipe.Recipe.FileType
 	}
 	var done int64
 	progress := func(n int64) {
@@ -204,6 +208,13 @@ func encodeParts(a quant.Assignment, q *quant.Quantized) (codes, scales, zeros [
 }
 
 func writeQuantized(sw *shardWriter, a quant.Assignment, q *quant.Quantized, progress func(int64)) error {
+	if q.Blocks != nil {
+		if err := sw.whole(quant.Layout(a)[0].Name, q.Blocks); err != nil {
+			return err
+		}
+		progress(int64(len(q.Blocks)))
+		return nil
+	}
 	codes, scales, zeros, aux, err := encodeParts(a, q)
 	if err != nil {
 		return err
@@ -239,6 +250,9 @@ func streamQuantized(sw *shardWriter, src *runtime.Checkpoint, a quant.Assignmen
 	ti, ok := src.Lookup(a.Param.Name)
 	if !ok {
 		return nil, fmt.Errorf("source checkpoint has no tensor %q", a.Param.Name)
+	}
+	if a.Spec.Method == quant.GGMLMethod {
+		return streamGGML(sw, src, ti, a, progress)
 	}
 	rowsPer := a.Rows
 	if a.Spec.Granularity.Kind != grid.PerTensor && a.Spec.Rotation == "" {
@@ -502,6 +516,16 @@ func decodeQuantized(mf *runtime.ModelFiles, ck *runtime.Checkpoint, man *Manife
 
 func decodeOne(ck *runtime.Checkpoint, a quant.Assignment, t ManifestTensor) (*quant.Quantized, error) {
 	name := a.Param.Name
+	if a.Spec.Method == quant.GGMLMethod {
+		blocks, _, err := ck.Raw(name + quant.GGMLBlocksSuffix)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ggml.NewRows(blocks, a.Spec.GGMLType, a.Rows, a.Cols); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return &quant.Quantized{Blocks: blocks, BlockType: a.Spec.GGMLType, Rows: a.Rows, Cols: a.Cols}, nil
+	}
 	codes, _, err := ck.Raw(name + grid.CodesSuffix)
 	if err != nil {
 		return nil, err
@@ -555,4 +579,40 @@ func init() {
 		},
 		Open: OpenQuantized,
 	})
+}
+
+// streamGGML quantises a weight into a ggml block type (no importance
+// matrix: rows are independent) a block of rows at a time.
+func streamGGML(sw *shardWriter, src *runtime.Checkpoint, ti runtime.TensorInfo, a quant.Assignment, progress func(int64)) (*quant.Quantized, error) {
+	if err := sw.begin(quant.Layout(a)[0].Name); err != nil {
+		return nil, err
+	}
+	rb, err := a.Spec.GGMLType.RowBytes(int64(a.Cols))
+	if err != nil {
+		return nil, err
+	}
+	rowsPer := max(1, (1<<22)/a.Cols)
+	es := int64(ti.DType.Size())
+	raw := make([]byte, int64(min(rowsPer, a.Rows)*a.Cols)*es)
+	w := make([]float32, min(rowsPer, a.Rows)*a.Cols)
+	out := make([]byte, int64(min(rowsPer, a.Rows))*rb)
+	for r0 := 0; r0 < a.Rows; r0 += rowsPer {
+		rows := min(rowsPer, a.Rows-r0)
+		n := rows * a.Cols
+		if err := src.ReadAt(a.Param.Name, int64(r0*a.Cols)*es, raw[:int64(n)*es]); err != nil {
+			return nil, err
+		}
+		if err := safetensors.ToFloat32(w[:n], raw[:int64(n)*es], ti.DType); err != nil {
+			return nil, err
+		}
+		b := out[:int64(rows)*rb]
+		if err := a.Spec.GGMLType.Quantize(b, w[:n], rows, a.Cols, nil); err != nil {
+			return nil, fmt.Errorf("%s: %w", a.Param.Name, err)
+		}
+		if _, err := sw.Write(b); err != nil {
+			return nil, err
+		}
+		progress(int64(len(b)))
+	}
+	return &quant.Quantized{BlockType: a.Spec.GGMLType, Rows: a.Rows, Cols: a.Cols}, nil
 }

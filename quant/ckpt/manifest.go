@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/hyquant/hyquant/kernels/ggml"
 	"github.com/hyquant/hyquant/quant"
 	"github.com/hyquant/hyquant/quant/grid"
 	"github.com/hyquant/hyquant/runtime"
@@ -30,7 +31,10 @@ type Manifest struct {
 	Plan        string            `json:"plan"`
 	Categories  map[string]string `json:"categories"` // category -> precision
 	TotalBytes  int64             `json:"total_tensor_bytes"`
-	Tensors     []ManifestTensor  `json:"tensors"`
+	// GGUFFileType is the general.file_type of the llama.cpp recipe the
+	// plan followed (0 when it followed none).
+	GGUFFileType uint32           `json:"gguf_file_type,omitempty"`
+	Tensors      []ManifestTensor `json:"tensors"`
 }
 
 // ManifestTensor is one parameter's storage.
@@ -51,6 +55,8 @@ type ManifestTensor struct {
 	ActBits     int      `json:"act_bits,omitempty"`
 	ActMode     string   `json:"act_mode,omitempty"`
 	ActScale    float32  `json:"act_scale,omitempty"` // static activation scale (act_mode tensor)
+	GGMLType    string   `json:"ggml_type,omitempty"` // method ggml: llama.cpp's block type
+	Imatrix     bool     `json:"imatrix,omitempty"`   // method ggml: importance-weighted
 	Parts       []string `json:"parts"`               // the stored tensors, in order
 }
 
@@ -62,6 +68,8 @@ func manifestEntry(a quant.Assignment, q *quant.Quantized, actScale float32) Man
 	if s.Keep {
 		t.Keep = true
 		t.KeepDType = string(s.KeepDType)
+	} else if s.Method == quant.GGMLMethod {
+		t.Method, t.GGMLType, t.Imatrix = s.Method, s.GGMLType.String(), s.Imatrix
 	} else {
 		t.Method, t.Bits, t.Granularity, t.Symmetric, t.ScaleDType = s.Method, s.Bits, s.Granularity.String(), s.Symmetric, string(s.ScaleDType)
 		if q != nil && q.Transform != nil {
@@ -102,6 +110,15 @@ func (t ManifestTensor) assignment(inv *runtime.Inventory) (quant.Assignment, er
 				return fail("keep_dtype %q is not BF16, F16 or F32", t.KeepDType)
 			}
 			s.KeepDType = d
+		}
+	} else if t.Method == quant.GGMLMethod {
+		typ, err := ggml.ParseType(t.GGMLType)
+		if err != nil {
+			return fail("ggml_type: %v", err)
+		}
+		s = quant.Spec{Method: quant.GGMLMethod, GGMLType: typ, Imatrix: t.Imatrix}
+		if err := (quant.GGML{}).Prepare(&s); err != nil {
+			return fail("%v", err)
 		}
 	} else {
 		m, ok := quant.Lookup(t.Method)

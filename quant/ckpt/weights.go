@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/hyquant/hyquant/kernels"
+	"github.com/hyquant/hyquant/kernels/ggml"
 	"github.com/hyquant/hyquant/quant"
 	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
@@ -39,8 +40,8 @@ func (p *PackedWeights) Linear(name string, out, in int, biasName string) (kerne
 		}
 		return l, nil
 	}
-	if q.Q.Rows != out || q.Q.Cols != in {
-		return nil, fmt.Errorf("quantised %s is %d×%d, the model needs %d×%d", name, q.Q.Rows, q.Q.Cols, out, in)
+	if r, c := q.Shape(); r != out || c != in {
+		return nil, fmt.Errorf("quantised %s is %d×%d, the model needs %d×%d", name, r, c, out, in)
 	}
 	var bias []float32
 	if biasName != "" {
@@ -71,10 +72,10 @@ func (p *PackedWeights) Float32(name string, shape ...int) ([]float32, error) {
 	for _, d := range shape {
 		n *= d
 	}
-	if shape != nil && n != q.Q.Rows*q.Q.Cols {
-		return nil, fmt.Errorf("quantised %s holds %d values, the model needs shape %v", name, q.Q.Rows*q.Q.Cols, shape)
+	if r, c := q.Shape(); shape != nil && n != r*c {
+		return nil, fmt.Errorf("quantised %s holds %d values, the model needs shape %v", name, r*c, shape)
 	}
-	return q.Q.Dequantize(), nil
+	return q.Dequantize()
 }
 
 // Embedding implements runtime.WeightSource.
@@ -90,8 +91,11 @@ func (p *PackedWeights) Embedding(name string, vocab, hidden int) (runtime.Embed
 		}
 		return e, nil
 	}
-	if q.Q.Rows != vocab || q.Q.Cols != hidden {
-		return nil, fmt.Errorf("quantised %s is %d×%d, the model needs %d×%d", name, q.Q.Rows, q.Q.Cols, vocab, hidden)
+	if r, c := q.Shape(); r != vocab || c != hidden {
+		return nil, fmt.Errorf("quantised %s is %d×%d, the model needs %d×%d", name, r, c, vocab, hidden)
+	}
+	if q.Blocks != nil {
+		return ggml.NewRows(q.Blocks, q.BlockType, vocab, hidden)
 	}
 	return &quant.QuantEmbedding{Q: q.Q}, nil
 }

@@ -3,9 +3,11 @@ package plan
 import (
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/hyquant/hyquant/internal/yamlx"
+	"github.com/hyquant/hyquant/kernels/ggml"
 	"github.com/hyquant/hyquant/quant"
 	"github.com/hyquant/hyquant/quant/grid"
 	"github.com/hyquant/hyquant/runtime"
@@ -20,7 +22,12 @@ type Plan struct {
 	Source      string // file the plan was read from, or "inline"
 	Default     *quant.Spec
 	Categories  map[runtime.Category]quant.Spec
-	where       map[runtime.Category]yamlx.Node // for resolution errors
+	// Recipe, when set, gives every tensor llama-quantize's type first;
+	// Categories then override it for the categories they name.
+	Recipe *Recipe
+	// Overrides give chosen layers and tensors their own spec, last.
+	Overrides []Override
+	where     map[runtime.Category]yamlx.Node // for resolution errors
 }
 
 // LoadPlan reads a plan YAML file.
@@ -57,13 +64,24 @@ func ParsePlan(m *yamlx.Map) (*Plan, error) {
 		}
 		p.Default = &s
 	}
-	cats, err := m.Require("categories")
-	if err != nil {
-		return nil, err
+	if n, ok := m.Get("llama_recipe"); ok {
+		if p.Recipe, err = parseRecipe(n); err != nil {
+			return nil, err
+		}
 	}
-	cm, err := cats.Map()
-	if err != nil {
-		return nil, err
+	if n, ok := m.Get("overrides"); ok {
+		if p.Overrides, err = parseOverrides(n); err != nil {
+			return nil, err
+		}
+	}
+	cm := &yamlx.Map{}
+	if cats, ok := m.Get("categories"); ok || p.Recipe == nil {
+		if !ok {
+			return nil, fmt.Errorf("%s: missing required field \"categories\" (or llama_recipe)", m.File)
+		}
+		if cm, err = cats.Map(); err != nil {
+			return nil, err
+		}
 	}
 	for _, key := range cm.Keys() {
 		n, _ := cm.Get(key)
@@ -78,7 +96,7 @@ func ParsePlan(m *yamlx.Map) (*Plan, error) {
 		p.Categories[c] = s
 		p.where[c] = n
 	}
-	if err := m.Done("name", "description", "default", "categories"); err != nil {
+	if err := m.Done("name", "description", "default", "categories", "llama_recipe", "overrides"); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -101,6 +119,17 @@ var optionParsers = map[string]func(n yamlx.Node, s *quant.Spec) error{
 		return err
 	},
 	"smooth": func(n yamlx.Node, s *quant.Spec) (err error) { s.Smooth, err = n.Float(); return },
+	"type": func(n yamlx.Node, s *quant.Spec) error {
+		v, err := n.Text()
+		if err != nil {
+			return err
+		}
+		if s.GGMLType, err = ggml.ParseType(v); err != nil {
+			return n.Errorf("%v", err)
+		}
+		return nil
+	},
+	"imatrix": func(n yamlx.Node, s *quant.Spec) (err error) { s.Imatrix, err = n.Bool(); return },
 }
 
 // ParseSpec reads one category's precision: the scalar `keep`, a mapping
@@ -194,7 +223,7 @@ func ParseSpec(n yamlx.Node) (quant.Spec, error) {
 	if err := m.Done(known...); err != nil {
 		return quant.Spec{}, err
 	}
-	if s.Bits == 0 && s.Method != "channel8" {
+	if s.Bits == 0 && s.Method != "channel8" && s.Method != quant.GGMLMethod {
 		return quant.Spec{}, n.Errorf("missing required field \"bits\"")
 	}
 	if err := method.Prepare(&s); err != nil {
@@ -251,11 +280,26 @@ type Resolved struct {
 // plan line, the category and the tensor.
 func (p *Plan) Resolve(inv *runtime.Inventory, stored func(name string) safetensors.DType) (*Resolved, error) {
 	r := &Resolved{Plan: p, Inventory: inv}
+	var recipe map[string]quant.Spec
+	if p.Recipe != nil {
+		var err error
+		if recipe, err = p.Recipe.specs(inv.Config); err != nil {
+			return nil, err
+		}
+	}
 	for _, prm := range inv.Params {
 		s := p.SpecFor(prm.Category)
+		if _, named := p.Categories[prm.Category]; recipe != nil && !named {
+			s = recipe[prm.Name]
+		}
+		for _, o := range p.Overrides {
+			if o.matches(prm) {
+				s = o.Spec
+			}
+		}
 		rows, cols := grid.MatrixShape(prm.Shape)
-		if strings.HasSuffix(prm.Name, ".bias") {
-			s = quant.KeepSpec
+		if strings.HasSuffix(prm.Name, ".bias") && !s.Keep {
+			s = quant.KeepSpec // biases are kept (a recipe keeps them in F32)
 		}
 		if !s.Keep {
 			if err := p.check(prm, s, rows, cols); err != nil {
@@ -295,7 +339,31 @@ type CategoryBytes struct {
 	Params    int64
 	Baseline  int64
 	Quantized int64
-	Spec      quant.Spec
+	Spec      quant.Spec     // the category's spec (the most common one, with a recipe or overrides)
+	Specs     map[string]int // tensors per distinct spec, when they differ
+}
+
+// Precision describes the category's precision: its spec, or each distinct
+// spec with its tensor count ("ggml q4_K ×5, ggml q6_K ×4").
+func (c CategoryBytes) Precision() string {
+	if len(c.Specs) <= 1 {
+		return c.Spec.String()
+	}
+	keys := make([]string, 0, len(c.Specs))
+	for k := range c.Specs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if c.Specs[keys[i]] != c.Specs[keys[j]] {
+			return c.Specs[keys[i]] > c.Specs[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s ×%d", k, c.Specs[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Footprint is the exact size of the model before and after the plan.
@@ -321,8 +389,14 @@ func (r *Resolved) Footprint() Footprint {
 	for _, a := range r.Assignments {
 		cb := byCat[a.Param.Category]
 		if cb == nil {
-			cb = &CategoryBytes{Category: a.Param.Category, Spec: r.Plan.SpecFor(a.Param.Category)}
+			cb = &CategoryBytes{Category: a.Param.Category, Spec: r.Plan.SpecFor(a.Param.Category), Specs: map[string]int{}}
 			byCat[a.Param.Category] = cb
+		}
+		if !strings.HasSuffix(a.Param.Name, ".bias") {
+			cb.Specs[a.Spec.String()]++
+			if len(cb.Specs) == 1 || cb.Specs[a.Spec.String()] > cb.Specs[cb.Spec.String()] {
+				cb.Spec = a.Spec
+			}
 		}
 		base := a.Param.NumElements() * int64(a.Stored.Size())
 		q := quant.LayoutBytes(a)

@@ -35,6 +35,9 @@ func specYAML(s quant.Spec) string {
 		}
 		return fmt.Sprintf("{keep: %s}", quant.FloatDTypeName(s.KeepDType))
 	}
+	if s.Method == quant.GGMLMethod {
+		return fmt.Sprintf("{method: ggml, type: %s, imatrix: %v}", s.GGMLType, s.Imatrix)
+	}
 	f := []string{
 		"method: " + s.Method,
 		fmt.Sprintf("bits: %d", s.Bits),
