@@ -1,0 +1,118 @@
+package ggml
+
+// Q4_K quantisation, as llama-quantize does it (ggml_quantize_chunk →
+// quantize_q4_K): without importance weights quantize_row_q4_K_ref, with
+// them quantize_row_q4_K_impl. The block layout is in q4_k.go.
+//
+// Reference: per sub-block of 32, make_qkx2_quants with weights
+// rms(sub-block) + |x| (levels 0..15, 21 steps from -1 by 0.1, squared
+// error); scales and mins are rounded to 6 bits against their maxima
+// (d = max/63, dmin = maxmin/63); then every value is re-rounded with the
+// stored scales.
+//
+// Importance: weights imatrix·sqrt(2σ² + x²) (σ² the super-block's mean
+// square), make_qkx3_quants (37 steps from -0.9 by 0.05); scales and mins
+// through make_qp_quants weighted by each sub-block's summed weight; then
+// re-rounding as above.
+
+func init() { registerQuantizer(Q4_K, quantizeQ4_K) }
+
+func quantizeQ4_K(dst []byte, src []float32, imatrix []float32) {
+	nb := kCheckRow("q4_K", dst, src, imatrix, q4_KBytes)
+	for i := 0; i < nb; i++ {
+		x := src[i*QK_K : (i+1)*QK_K]
+		b := dst[i*q4_KBytes : (i+1)*q4_KBytes]
+		var L [QK_K]uint8
+		if imatrix == nil {
+			kScalesRefQ45(b, x, &L, 15, -1, 0.1, 20)
+		} else {
+			kScalesImplQ45(b, x, imatrix[i*QK_K:(i+1)*QK_K], &L, 15, false)
+		}
+		q := b[16:144]
+		for j := 0; j < QK_K; j += 64 {
+			for l := 0; l < 32; l++ {
+				q[j/2+l] = L[j+l] | L[j+l+32]<<4
+			}
+		}
+	}
+}
+
+// kScalesRefQ45 is the shared part of quantize_row_q4_K_ref and
+// quantize_row_q5_K_ref (nmax 15 or 31 and their search parameters): it
+// fills d, dmin and the scales field of block b and the re-rounded levels L.
+func kScalesRefQ45(b []byte, x []float32, L *[QK_K]uint8, nmax int, rmin, rdelta float32, nstep int) {
+	var laux [32]uint8
+	var weights [32]float32
+	var mins, scales [QK_K / 32]float32
+
+	var maxScale, maxMin float32
+	for j := 0; j < QK_K/32; j++ {
+		xs := x[32*j : 32*j+32]
+		avX := kSqrt(kSumSquares(xs) / 32)
+		for l, v := range xs {
+			weights[l] = avX + kAbs(v)
+		}
+		scales[j] = kMakeQkxQuants(false, 32, nmax, xs, weights[:], L[32*j:32*j+32], &mins[j], laux[:], rmin, rdelta, nstep, false)
+		if scales[j] > maxScale {
+			maxScale = scales[j]
+		}
+		if mins[j] > maxMin {
+			maxMin = mins[j]
+		}
+	}
+
+	var invScale, invMin float32
+	if maxScale > 0 {
+		invScale = 63 / maxScale
+	}
+	if maxMin > 0 {
+		invMin = 63 / maxMin
+	}
+	var ls, lm [8]uint8
+	for j := 0; j < QK_K/32; j++ {
+		ls[j] = min(63, uint8(kNearestInt(invScale*scales[j])))
+		lm[j] = min(63, uint8(kNearestInt(invMin*mins[j])))
+	}
+	kPackScalesMins6(b[4:16], &ls, &lm)
+	kPut16(b[0:], kFP32ToFP16(maxScale/63))
+	kPut16(b[2:], kFP32ToFP16(maxMin/63))
+	kRequantAsym(L[:], x, b[4:16], halfToFloat(le16(b[0:])), halfToFloat(le16(b[2:])), int32(nmax))
+}
+
+// kScalesImplQ45 is the shared part of quantize_row_q4_K_impl and
+// quantize_row_q5_K_impl with importance weights qw (one super-block's).
+// Q5_K clamps the 6-bit scales and mins to 63 (clamp63), Q4_K does not:
+// make_qp_quants caps its levels at 63 but a negative one would wrap in
+// its uint8_t, and then the two differ.
+func kScalesImplQ45(b []byte, x, qw []float32, L *[QK_K]uint8, nmax int, clamp63 bool) {
+	var laux [32]uint8
+	var ls, lm [QK_K / 32]uint8
+	var weights [32]float32
+	var sw, mins, scales [QK_K / 32]float32
+
+	sigma2 := float32(2 * kSumSquares(x) / QK_K) // rounded: no FMA with the sum below
+	for j := 0; j < QK_K/32; j++ {
+		xs := x[32*j : 32*j+32]
+		for l, v := range xs {
+			weights[l] = qw[32*j+l] * kSqrt(sigma2+float32(v*v))
+		}
+		var sumw float32
+		for _, w := range weights {
+			sumw += w
+		}
+		sw[j] = sumw
+		scales[j] = kMakeQkxQuants(true, 32, nmax, xs, weights[:], L[32*j:32*j+32], &mins[j], laux[:], -0.9, 0.05, 36, false)
+	}
+	dBlock := kMakeQpQuants(QK_K/32, 63, scales[:], ls[:], sw[:])
+	mBlock := kMakeQpQuants(QK_K/32, 63, mins[:], lm[:], sw[:])
+	if clamp63 {
+		for j := range ls {
+			ls[j] = min(63, ls[j])
+			lm[j] = min(63, lm[j])
+		}
+	}
+	kPackScalesMins6(b[4:16], &ls, &lm)
+	kPut16(b[0:], kFP32ToFP16(dBlock))
+	kPut16(b[2:], kFP32ToFP16(mBlock))
+	kRequantAsym(L[:], x, b[4:16], halfToFloat(le16(b[0:])), halfToFloat(le16(b[2:])), int32(nmax))
+}
