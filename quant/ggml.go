@@ -66,8 +66,8 @@ func (GGML) Quantize(w []float32, a Assignment, st *Stats) (*Quantized, error) {
 	if err := checkWeights(GGMLMethod, w, a); err != nil {
 		return nil, err
 	}
-	var imatrix []float32
-	if a.Spec.Imatrix {
+	imatrix := a.Importance
+	if a.Spec.Imatrix && imatrix == nil {
 		if st == nil || st.Rows == 0 {
 			return nil, fmt.Errorf("%s: ggml with imatrix needs calibration statistics", a.Param.Name)
 		}

@@ -52,6 +52,10 @@ type Assignment struct {
 	Spec   Spec
 	// Rows and Cols view the parameter as a matrix (see grid.MatrixShape).
 	Rows, Cols int
+	// Importance is a per-column importance matrix given from outside (a
+	// llama.cpp imatrix file) for a spec that asks for one; nil means it
+	// comes from calibration.
+	Importance []float32
 }
 
 // SchemeOf returns the rounding scheme of a spec.

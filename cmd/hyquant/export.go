@@ -19,6 +19,7 @@ import (
 
 type exportOptions struct {
 	model, out, format, name, planRef, calib string
+	imatrix                                  string
 	segments, length                         int
 	seed                                     int64
 	force, asJSON                            bool
@@ -71,6 +72,7 @@ without --force.`,
 	f.BoolVar(&o.force, "force", false, "replace an existing --out file")
 	f.StringVar(&o.planRef, "plan", "", "quantise under this plan first (file or shipped name); its tensors must all be GGUF types")
 	f.StringVar(&o.calib, "calib", eval.DefaultCalibration.Text, "calibration text for a plan that needs it (imatrix: true)")
+	f.StringVar(&o.imatrix, "imatrix", "", "llama.cpp importance-matrix GGUF for a plan with imatrix: true (instead of calibration)")
 	f.IntVar(&o.segments, "segments", eval.DefaultCalibration.Segments, "calibration segments")
 	f.IntVar(&o.length, "length", eval.DefaultCalibration.Length, "tokens per calibration segment")
 	f.Int64Var(&o.seed, "seed", eval.DefaultCalibration.Seed, "calibration sampling seed")
@@ -148,7 +150,7 @@ func exportPlan(w io.Writer, mf *hqruntime.ModelFiles, o exportOptions, opts hqr
 	}
 	defer os.RemoveAll(tmp)
 	qdir := filepath.Join(tmp, "q")
-	q := quantizeOptions{model: o.model, planRef: o.planRef, out: qdir, calib: o.calib, segments: o.segments, length: o.length, seed: o.seed, asJSON: true}
+	q := quantizeOptions{model: o.model, planRef: o.planRef, out: qdir, calib: o.calib, imatrix: o.imatrix, segments: o.segments, length: o.length, seed: o.seed, asJSON: true}
 	if err := runQuantize(io.Discard, q); err != nil {
 		return nil, err
 	}

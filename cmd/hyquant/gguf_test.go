@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,5 +128,44 @@ func TestExportRecipeEqualsLlamaQuantize(t *testing.T) {
 	_, err = run(t, "export", "--plan", "seed", "--out", filepath.Join(t.TempDir(), "seed.gguf"))
 	if err == nil || !strings.Contains(err.Error(), "backbone.layers.0.mixer.in_proj.weight: method rtn stores hyquant's group format") {
 		t.Errorf("export of the seed plan: %v", err)
+	}
+}
+
+// With llama.cpp's own importance matrix, hyquant's recipe exports equal
+// llama-quantize's imatrix files (tensors copied from them into testdata).
+func TestExportImatrixRecipeEqualsLlamaQuantize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quantises the mini")
+	}
+	for _, c := range []struct{ recipe, subset string }{{"Q4_K_M", "testdata/imat-Q4_K_M.subset.gguf"}, {"Q3_K_M", "testdata/imat-Q3_K_M.subset.gguf"}} {
+		dir := t.TempDir()
+		plan := filepath.Join(dir, "plan.yaml")
+		if err := os.WriteFile(plan, []byte("name: r\nllama_recipe: {recipe: "+c.recipe+", imatrix: true}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, "out.gguf")
+		if _, err := run(t, "export", "--plan", plan, "--imatrix", "../../kernels/ggml/testdata/quantk/imatrix-wt103.gguf", "--out", out); err != nil {
+			t.Fatal(err)
+		}
+		ours, err := gguf.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := gguf.Open(c.subset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rt := range ref.Tensors {
+			a, ot, err := ours.TensorData(rt.Name)
+			if err != nil {
+				t.Fatalf("%s: %v", rt.Name, err)
+			}
+			b, _, _ := ref.TensorData(rt.Name)
+			if ot.Type != rt.Type || !bytes.Equal(a, b) {
+				t.Errorf("%s %s: %s, llama-quantize wrote %s with other bytes", c.recipe, rt.Name, ot.Type, rt.Type)
+			}
+		}
+		ours.Close()
+		ref.Close()
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 type quantizeOptions struct {
 	model, planRef, out, calib string
+	imatrix                    string
 	segments, length           int
 	seed                       int64
 	force, asJSON              bool
@@ -58,6 +59,7 @@ is quantised in a few GB of memory.`,
 	f.StringVar(&o.planRef, "plan", "", "plan YAML file or shipped plan ("+strings.Join(plans.Names(), ", ")+") (required)")
 	f.StringVar(&o.out, "out", "", "output directory (required)")
 	f.StringVar(&o.calib, "calib", eval.DefaultCalibration.Text, "calibration text: embedded name or file (never the evaluation split)")
+	f.StringVar(&o.imatrix, "imatrix", "", "llama.cpp importance-matrix GGUF for method ggml with imatrix: true (instead of hyquant's calibration)")
 	f.IntVar(&o.segments, "segments", eval.DefaultCalibration.Segments, "calibration segments")
 	f.IntVar(&o.length, "length", eval.DefaultCalibration.Length, "tokens per calibration segment")
 	f.Int64Var(&o.seed, "seed", eval.DefaultCalibration.Seed, "calibration sampling seed")
@@ -117,6 +119,16 @@ func runQuantize(w io.Writer, o quantizeOptions) error {
 	if r, err = p.Resolve(inv, dt); err != nil {
 		probe.Close()
 		return err
+	}
+	if o.imatrix != "" {
+		w, err := hqruntime.ReadImatrix(o.imatrix)
+		if err == nil {
+			err = r.UseImatrix(w, o.imatrix)
+		}
+		if err != nil {
+			probe.Close()
+			return err
+		}
 	}
 	if r.NeedsCalibration() {
 		src = probe

@@ -244,7 +244,7 @@ func writeQuantized(sw *shardWriter, a quant.Assignment, q *quant.Quantized, pro
 // independent), writing codes as they come and scales/zeros after.
 func streamQuantized(sw *shardWriter, src *runtime.Checkpoint, a quant.Assignment, progress func(int64)) (*quant.Quantized, error) {
 	m, _ := quant.Lookup(a.Spec.Method)
-	if m.NeedsCalibration(a.Spec) {
+	if m.NeedsCalibration(a.Spec) && a.Importance == nil {
 		return nil, fmt.Errorf("method %s needs calibration; quantise with calibration data first", a.Spec.Method)
 	}
 	ti, ok := src.Lookup(a.Param.Name)
@@ -581,8 +581,8 @@ func init() {
 	})
 }
 
-// streamGGML quantises a weight into a ggml block type (no importance
-// matrix: rows are independent) a block of rows at a time.
+// streamGGML quantises a weight into a ggml block type a block of rows at
+// a time (rows are independent; the importance matrix, if any, is given).
 func streamGGML(sw *shardWriter, src *runtime.Checkpoint, ti runtime.TensorInfo, a quant.Assignment, progress func(int64)) (*quant.Quantized, error) {
 	if err := sw.begin(quant.Layout(a)[0].Name); err != nil {
 		return nil, err
@@ -606,7 +606,7 @@ func streamGGML(sw *shardWriter, src *runtime.Checkpoint, ti runtime.TensorInfo,
 			return nil, err
 		}
 		b := out[:int64(rows)*rb]
-		if err := a.Spec.GGMLType.Quantize(b, w[:n], rows, a.Cols, nil); err != nil {
+		if err := a.Spec.GGMLType.Quantize(b, w[:n], rows, a.Cols, a.Importance); err != nil {
 			return nil, fmt.Errorf("%s: %w", a.Param.Name, err)
 		}
 		if _, err := sw.Write(b); err != nil {

@@ -439,9 +439,51 @@ func (r *Resolved) QuantizedCount() int {
 // statistics, or a static activation scale must be measured.
 func (r *Resolved) NeedsCalibration() bool {
 	for _, a := range r.Assignments {
-		if !a.Spec.Keep && a.Spec.NeedsCalibration() {
+		if !a.Spec.Keep && a.Spec.NeedsCalibration() && a.Importance == nil {
 			return true
 		}
+	}
+	return false
+}
+
+// UseImatrix gives every tensor whose spec asks for an importance matrix
+// the weights of a llama.cpp imatrix file (by GGUF tensor name, as
+// llama-imatrix writes them), so no calibration is needed. A tensor the
+// file lacks is quantised without one, as llama-quantize does (token_embd
+// is never in an imatrix), unless its type needs one: then it is an error
+// naming it.
+func (r *Resolved) UseImatrix(weights map[string][]float32, file string) error {
+	names := map[string]string{}
+	for _, n := range runtime.GGUFNames(r.Inventory.Config) {
+		names[n.Hub] = n.GGUF
+	}
+	for i := range r.Assignments {
+		a := &r.Assignments[i]
+		if a.Spec.Keep || !a.Spec.Imatrix {
+			continue
+		}
+		w, ok := weights[names[a.Param.Name]]
+		if !ok {
+			if a.Spec.Method == quant.GGMLMethod && ggmlNeedsImatrix(a.Spec.GGMLType) {
+				return fmt.Errorf("%s has no importance matrix for %s (%s), and %s cannot be made without one", file, names[a.Param.Name], a.Param.Name, a.Spec.GGMLType)
+			}
+			a.Spec.Imatrix = false
+			continue
+		}
+		if len(w) != a.Cols {
+			return fmt.Errorf("%s: importance matrix of %s has %d values, the tensor has %d columns", file, names[a.Param.Name], len(w), a.Cols)
+		}
+		a.Importance = w
+	}
+	return nil
+}
+
+// ggmlNeedsImatrix is llama-quantize's list of types it refuses to make
+// without an importance matrix.
+func ggmlNeedsImatrix(t ggml.Type) bool {
+	switch t {
+	case ggml.IQ2_XXS, ggml.IQ2_XS, ggml.IQ2_S, ggml.IQ3_XXS, ggml.IQ1_S, ggml.IQ1_M:
+		return true
 	}
 	return false
 }

@@ -296,6 +296,9 @@ func (w *Writer) Close() error {
 		w.fail(err)
 	}
 	if w.err == nil {
+		w.fail(os.Chmod(w.tmp, 0o644)) // CreateTemp made it private
+	}
+	if w.err == nil {
 		w.fail(os.Rename(w.tmp, w.path))
 	}
 	if w.err != nil {
