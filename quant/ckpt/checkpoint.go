@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
+	"sync"
 
 	"github.com/hyquant/hyquant/internal/atomicfile"
 	"github.com/hyquant/hyquant/kernels"
@@ -606,8 +607,18 @@ func streamGGML(sw *shardWriter, src *runtime.Checkpoint, ti runtime.TensorInfo,
 			return nil, err
 		}
 		b := out[:int64(rows)*rb]
-		if err := a.Spec.GGMLType.Quantize(b, w[:n], rows, a.Cols, a.Importance); err != nil {
-			return nil, fmt.Errorf("%s: %w", a.Param.Name, err)
+		var qerr error
+		var mu sync.Mutex
+		parallel.For(rows, 1, func(lo, hi int) { // rows are independent
+			err := a.Spec.GGMLType.Quantize(b[int64(lo)*rb:int64(hi)*rb], w[lo*a.Cols:hi*a.Cols], hi-lo, a.Cols, a.Importance)
+			if err != nil {
+				mu.Lock()
+				qerr = err
+				mu.Unlock()
+			}
+		})
+		if qerr != nil {
+			return nil, fmt.Errorf("%s: %w", a.Param.Name, qerr)
 		}
 		if _, err := sw.Write(b); err != nil {
 			return nil, err

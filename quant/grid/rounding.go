@@ -30,7 +30,7 @@ import (
 //
 // round_dtype rounds the float32 quotient to the spec's ScaleDType (fp16,
 // bf16 or fp32) before any code is computed, so codes are chosen against the
-// scale that is actually stored. Codes are computed in float64 from the
+// scale that is actually stored. Codes are computed in float32 from the
 // stored scale; dequantised values are computed in float32 exactly as
 // kernels.QMatrix.Dequantize does.
 
@@ -69,7 +69,7 @@ func (sc Scheme) Params(lo, hi float64) GroupParams {
 		xmin, xmax = -1, 1
 	}
 	scale := sc.roundScale((float32(xmax) - float32(xmin)) / float32(sc.maxCode()))
-	zero := clampInt(int32(math.RoundToEven(-xmin/float64(scale))), 0, sc.maxCode())
+	zero := clampInt(int32(math.RoundToEven(float64(-float32(xmin)/scale))), 0, sc.maxCode())
 	return GroupParams{Scale: scale, Zero: zero}
 }
 
@@ -111,7 +111,10 @@ func (sc Scheme) Code(w float64, p GroupParams) uint8 {
 	// Clamp in float64 first: a weight far outside the group's range (GPTQ
 	// moves weights after their group's scale is fixed) must not overflow
 	// the integer conversion.
-	q := math.RoundToEven(w / float64(p.Scale))
+	// The quotient is taken in float32, as PyTorch's fake-quantisation, the
+	// GPTQ reference and GPTQModel compute it: in float64 a weight at an
+	// exact half-way point of the float32 quotient can round the other way.
+	q := math.RoundToEven(float64(float32(w) / p.Scale))
 	if sc.Symmetric {
 		m := float64(sc.qmax())
 		return uint8(int32(math.Max(-m, math.Min(q, m))) + p.Zero)
