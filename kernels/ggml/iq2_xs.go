@@ -27,7 +27,7 @@ func dequantizeIQ2_XS(dst []float32, src []byte) {
 	for i := range nb {
 		b := src[i*iq2_XSBytes : (i+1)*iq2_XSBytes]
 		y := dst[i*QK_K : (i+1)*QK_K]
-		d := iqHalf(uint16(b[0]) | uint16(b[1])<<8)
+		d := halfToFloat(uint16(b[0]) | uint16(b[1])<<8)
 		qs := b[2 : 2+QK_K/4]
 		scales := b[2+QK_K/4 : 2+QK_K/4+QK_K/32]
 		for ib := range QK_K / 32 {

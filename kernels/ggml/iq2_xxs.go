@@ -27,7 +27,7 @@ func dequantizeIQ2_XXS(dst []float32, src []byte) {
 	for i := range nb {
 		b := src[i*iq2_XXSBytes : (i+1)*iq2_XXSBytes]
 		y := dst[i*QK_K : (i+1)*QK_K]
-		d := iqHalf(uint16(b[0]) | uint16(b[1])<<8)
+		d := halfToFloat(uint16(b[0]) | uint16(b[1])<<8)
 		for ib := range QK_K / 32 {
 			q := b[2+8*ib : 2+8*ib+8]
 			aux0 := uint32(q[0]) | uint32(q[1])<<8 | uint32(q[2])<<16 | uint32(q[3])<<24

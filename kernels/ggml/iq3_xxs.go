@@ -26,7 +26,7 @@ func dequantizeIQ3_XXS(dst []float32, src []byte) {
 	for i := range nb {
 		b := src[i*iq3_XXSBytes : (i+1)*iq3_XXSBytes]
 		y := dst[i*QK_K : (i+1)*QK_K]
-		d := iqHalf(uint16(b[0]) | uint16(b[1])<<8)
+		d := halfToFloat(uint16(b[0]) | uint16(b[1])<<8)
 		qs := b[2 : 2+QK_K/4]
 		ss := b[2+QK_K/4 : 2+QK_K/4+QK_K/8]
 		for ib := range QK_K / 32 {

@@ -1,30 +1,9 @@
 package ggml
 
-import "math"
-
 // Pieces shared by the 2-3 bit i-quants (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS,
-// IQ3_S): the binary16 block scale, the ±1 factors a sign byte stands for,
+// IQ3_S; their binary16 block scale converts with halfToFloat): the ±1 factors a sign byte stands for,
 // float32 copies of the grids (generated, as bytes, in grids.go) and the
 // 8-value store all five share.
-
-// iqHalf converts the IEEE binary16 block scale to float32 exactly, as
-// GGML_FP16_TO_FP32 does (a NaN keeps sign and payload, quiet bit set).
-func iqHalf(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h & 0x3ff)
-	switch {
-	case exp == 0x1f && mant == 0:
-		return math.Float32frombits(sign | 0x7f800000)
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7fc00000 | mant<<13)
-	case exp != 0:
-		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
-	}
-	// ±0 and subnormals: mant * 2^-24, exact in float32.
-	f := float32(mant) * (1.0 / (1 << 24))
-	return math.Float32frombits(math.Float32bits(f) | sign)
-}
 
 // iqSigns[b][j] is the factor llama.cpp multiplies value j of an 8-value
 // group by when its sign byte is b: -1 where b&kmask_iq2xs[j] is set, else

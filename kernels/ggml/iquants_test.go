@@ -210,7 +210,7 @@ func TestIQGridDigests(t *testing.T) {
 // for every binary16 bit pattern.
 func TestIQHalf(t *testing.T) {
 	for h := range 1 << 16 {
-		got := iqHalf(uint16(h))
+		got := halfToFloat(uint16(h))
 		sign, exp, mant := h>>15, h>>10&0x1f, h&0x3ff
 		var want float64
 		switch {

@@ -18,16 +18,7 @@ func (v *Vocab) HubJSON(name string) ([]byte, error) {
 	}
 	pre := ggufPres[v.Pre]
 	vocab := make(map[string]int, len(v.Tokens))
-	type added struct {
-		ID         int    `json:"id"`
-		Content    string `json:"content"`
-		SingleWord bool   `json:"single_word"`
-		LStrip     bool   `json:"lstrip"`
-		RStrip     bool   `json:"rstrip"`
-		Normalized bool   `json:"normalized"`
-		Special    bool   `json:"special"`
-	}
-	var addedTokens []added
+	var addedTokens []addedToken
 	for id, tok := range v.Tokens {
 		typ := TokenNormal
 		if v.Types != nil {
@@ -38,7 +29,7 @@ func (v *Vocab) HubJSON(name string) ([]byte, error) {
 		}
 		vocab[tok] = id
 		if typ != TokenNormal {
-			addedTokens = append(addedTokens, added{ID: id, Content: tok, Normalized: typ == TokenUserDefined, Special: typ != TokenUserDefined})
+			addedTokens = append(addedTokens, addedToken{ID: id, Content: tok, Normalized: typ == TokenUserDefined, Special: typ != TokenUserDefined})
 		}
 	}
 	merges := make([][2]string, len(v.Merges))
