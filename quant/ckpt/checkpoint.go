@@ -272,10 +272,7 @@ func streamQuantized(sw *shardWriter, src *runtime.Checkpoint, a quant.Assignmen
 	for r0 := 0; r0 < a.Rows; r0 += rowsPer {
 		rows := min(rowsPer, a.Rows-r0)
 		n := rows * a.Cols
-		if err := src.ReadAt(a.Param.Name, int64(r0*a.Cols)*es, raw[:int64(n)*es]); err != nil {
-			return nil, err
-		}
-		if err := safetensors.ToFloat32(w[:n], raw[:int64(n)*es], ti.DType); err != nil {
+		if err := readRows(src, ti, a.Param.Name, int64(r0*a.Cols), raw[:int64(n)*es], w[:n]); err != nil {
 			return nil, err
 		}
 		qs, err := quantizeRows(m, a, w[:n], rows, rowsPer < a.Rows)
@@ -600,10 +597,7 @@ func streamGGML(sw *shardWriter, src *runtime.Checkpoint, ti runtime.TensorInfo,
 	for r0 := 0; r0 < a.Rows; r0 += rowsPer {
 		rows := min(rowsPer, a.Rows-r0)
 		n := rows * a.Cols
-		if err := src.ReadAt(a.Param.Name, int64(r0*a.Cols)*es, raw[:int64(n)*es]); err != nil {
-			return nil, err
-		}
-		if err := safetensors.ToFloat32(w[:n], raw[:int64(n)*es], ti.DType); err != nil {
+		if err := readRows(src, ti, a.Param.Name, int64(r0*a.Cols), raw[:int64(n)*es], w[:n]); err != nil {
 			return nil, err
 		}
 		b := out[:int64(rows)*rb]
@@ -626,4 +620,13 @@ func streamGGML(sw *shardWriter, src *runtime.Checkpoint, ti runtime.TensorInfo,
 		progress(int64(len(b)))
 	}
 	return &quant.Quantized{BlockType: a.Spec.GGMLType, Rows: a.Rows, Cols: a.Cols}, nil
+}
+
+// readRows reads len(w) values of a tensor from value offset off (through
+// raw, sized for them in the stored dtype) and widens them to float32.
+func readRows(src *runtime.Checkpoint, ti runtime.TensorInfo, name string, off int64, raw []byte, w []float32) error {
+	if err := src.ReadAt(name, off*int64(ti.DType.Size()), raw); err != nil {
+		return err
+	}
+	return safetensors.ToFloat32(w, raw, ti.DType)
 }
