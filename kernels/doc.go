@@ -22,6 +22,17 @@
 // form (a memory-mapped file region, packed 4-bit codes, ...) and convert one
 // L2-sized block at a time, so memory holds the compact form only.
 //
+// # Packed formats
+//
+// A packed format is a Format (format.go): a name, a block geometry, the
+// bytes of a row, and a view of packed bytes as a RowDecoder, the one method
+// (decode whole blocks of one row) that DecodedLinear needs to run GEMM and
+// GEMV on the format without unpacking the matrix. One registry holds them:
+// every llama.cpp type registers itself from package kernels/ggml (one file
+// per format), and hyquant's own group format is GroupFormat (QMatrix, its
+// in-memory form, decodes as a RowDecoder too; QLinear stays its assembly
+// fast path).
+//
 // The instruction set is chosen at start-up from CPU feature detection
 // (BestISA); CurrentISA, SetISA and the HYQUANT_ISA environment variable
 // ("portable", "avx2", "avx512") select a slower level for comparisons. The
