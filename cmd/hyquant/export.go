@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -104,8 +105,8 @@ func runExport(w io.Writer, o exportOptions) error {
 	switch {
 	case mf.ConfigOnly:
 		return fmt.Errorf("model %q is a config without weights (write synthetic weights with `hyquant synth`)", mf.Ref)
-	case mf.GGUF != "":
-		return fmt.Errorf("model %q is already a GGUF file", mf.Ref)
+	case mf.GGUF != "" && o.planRef == "":
+		return fmt.Errorf("model %q is already a GGUF file (give --plan to quantise it into another one)", mf.Ref)
 	}
 	if st, err := os.Stat(o.out); err == nil {
 		if st.IsDir() {
@@ -168,6 +169,9 @@ func exportPlan(w io.Writer, mf *hqruntime.ModelFiles, o exportOptions, opts hqr
 func exportName(mf *hqruntime.ModelFiles) string {
 	if mf.Embedded {
 		return mf.Ref
+	}
+	if mf.GGUF != "" {
+		return strings.TrimSuffix(filepath.Base(mf.GGUF), filepath.Ext(mf.GGUF))
 	}
 	return filepath.Base(filepath.Clean(mf.Dir))
 }
