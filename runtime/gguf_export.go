@@ -28,10 +28,29 @@ type GGUFExportOptions struct {
 	FileType uint32
 }
 
-// GGUFBlocks is one tensor in a ggml block type.
+// GGUFBlocks is one tensor in a ggml block type: its bytes in Data, or
+// read in pieces through ReadAt (so a large model is written in bounded
+// memory).
 type GGUFBlocks struct {
-	Type ggml.Type
-	Data []byte
+	Type   ggml.Type
+	Data   []byte
+	Size   int64 // with ReadAt: the tensor's bytes
+	ReadAt func(off int64, dst []byte) error
+}
+
+func (b GGUFBlocks) size() int64 {
+	if b.ReadAt != nil {
+		return b.Size
+	}
+	return int64(len(b.Data))
+}
+
+func (b GGUFBlocks) read(off int64, dst []byte) error {
+	if b.ReadAt != nil {
+		return b.ReadAt(off, dst)
+	}
+	copy(dst, b.Data[off:])
+	return nil
 }
 
 // GGUFExportSummary says what ExportGGUF wrote.
@@ -207,14 +226,29 @@ func ggufExportPlan(c *Config, inv *Inventory, ck *Checkpoint, blocks map[string
 
 // writeExportBlocks writes a quantised tensor's blocks (rows permuted for q/k).
 func writeExportBlocks(w *gguf.Writer, t ggufExportTensor, b GGUFBlocks) error {
-	if int64(len(b.Data)) != t.size {
-		return fmt.Errorf("%d bytes of %s blocks, the tensor needs %d", len(b.Data), b.Type, t.size)
+	if b.size() != t.size {
+		return fmt.Errorf("%d bytes of %s blocks, the tensor needs %d", b.size(), b.Type, t.size)
 	}
-	if t.hub.Transform == RopePermuted {
+	if t.hub.Transform == RopePermuted { // q and k are small: whole
+		all := make([]byte, t.size)
+		if err := b.read(0, all); err != nil {
+			return err
+		}
 		rows := int(t.dims[1])
-		return w.WriteData(permuteRows(b.Data, rows, len(b.Data)/rows, t.hub.Heads))
+		return w.WriteData(permuteRows(all, rows, len(all)/rows, t.hub.Heads))
 	}
-	return w.WriteData(b.Data)
+	const piece = 4 << 20
+	buf := make([]byte, min(piece, t.size))
+	for off := int64(0); off < t.size; off += piece {
+		p := buf[:min(piece, t.size-off)]
+		if err := b.read(off, p); err != nil {
+			return err
+		}
+		if err := w.WriteData(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ggufSmallDims is the converter's layout of a vector or conv kernel.

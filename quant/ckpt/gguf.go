@@ -27,7 +27,7 @@ func ExportGGUF(path string, mf *runtime.ModelFiles, o runtime.GGUFExportOptions
 	if err != nil {
 		return nil, err
 	}
-	ck, err := runtime.OpenCheckpoint(mf.Dir)
+	ck, err := runtime.OpenCheckpointStream(mf.Dir) // pread: bounded memory for the 8B
 	if err != nil {
 		return nil, err
 	}
@@ -48,12 +48,17 @@ func ExportGGUF(path string, mf *runtime.ModelFiles, o runtime.GGUFExportOptions
 		if err != nil {
 			return nil, err
 		}
-		data, _, err := ck.Raw(t.Name + quant.GGMLBlocksSuffix)
-		if err != nil {
-			return nil, err
+		part := t.Name + quant.GGMLBlocksSuffix
+		ti, ok := ck.Lookup(part)
+		if !ok {
+			return nil, fmt.Errorf("%s: no tensor %q", mf.Dir, part)
 		}
-		o.Blocks[t.Name] = runtime.GGUFBlocks{Type: a.Spec.GGMLType, Data: data}
-		bytesOf[a.Spec.GGMLType] += int64(len(data))
+		if rb, _ := a.Spec.GGMLType.RowBytes(int64(a.Cols)); ti.Bytes() != rb*int64(a.Rows) {
+			return nil, fmt.Errorf("%s: tensor %q holds %d bytes, %d×%d %s needs %d", mf.Dir, part, ti.Bytes(), a.Rows, a.Cols, a.Spec.GGMLType, rb*int64(a.Rows))
+		}
+		o.Blocks[t.Name] = runtime.GGUFBlocks{Type: a.Spec.GGMLType, Size: ti.Bytes(),
+			ReadAt: func(off int64, dst []byte) error { return ck.ReadAt(part, off, dst) }}
+		bytesOf[a.Spec.GGMLType] += ti.Bytes()
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
