@@ -27,6 +27,16 @@ type Format interface {
 	Matrix(data []byte, rows, cols int) (RowDecoder, error)
 }
 
+// FormatQuantizer is a Format that also quantises float32 rows into
+// itself (llama.cpp's types with llama-quantize's rounding).
+type FormatQuantizer interface {
+	Format
+	// Quantize writes rows×cols values of src (row-major) as packed rows to
+	// dst (rows·RowBytes(cols) bytes), weighting the rounding by importance
+	// (one weight per column) when it is not nil.
+	Quantize(dst []byte, src []float32, rows, cols int, importance []float32) error
+}
+
 var (
 	formatMu  sync.RWMutex
 	formatReg = map[string]Format{}

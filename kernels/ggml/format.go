@@ -23,6 +23,12 @@ func (f format) Matrix(data []byte, rows, cols int) (kernels.RowDecoder, error) 
 	return NewRows(data, f.tr.Type, rows, cols)
 }
 
+// Quantize makes every ggml format a kernels.FormatQuantizer; it fails for
+// the types hyquant does not quantise into (the i-quants below 4 bits).
+func (f format) Quantize(dst []byte, src []float32, rows, cols int, importance []float32) error {
+	return f.tr.Type.Quantize(dst, src, rows, cols, importance)
+}
+
 // Format returns a type as a kernels.Format; ok is false for types hyquant
 // cannot compute with.
 func Format(t Type) (kernels.Format, bool) {

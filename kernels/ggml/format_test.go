@@ -23,6 +23,24 @@ func TestFormatsRegistered(t *testing.T) {
 			t.Errorf("%s: block %d, row bytes %d (%v); table: %d values in %d bytes", tr.Name, f.BlockSize(), rb, err, tr.BlockSize, tr.BlockBytes)
 		}
 	}
+	// Quantisation through the seam equals the type's own.
+	f, _ := kernels.LookupFormat("q4_K")
+	fq, ok := f.(kernels.FormatQuantizer)
+	if !ok {
+		t.Fatal("q4_K is not a FormatQuantizer")
+	}
+	src := make([]float32, 2*QK_K)
+	for i := range src {
+		src[i] = float32(i%17) - 8
+	}
+	a, b := make([]byte, 2*144), make([]byte, 2*144)
+	if err := fq.Quantize(a, src, 2, QK_K, nil); err != nil {
+		t.Fatal(err)
+	}
+	Q4_K.Quantize(b, src, 2, QK_K, nil)
+	if string(a) != string(b) {
+		t.Error("Quantize through the registry differs from the type's")
+	}
 	for _, typ := range []Type{Q8_1, Q8_K, IQ1_S, IQ1_M, TQ1_0, MXFP4, I8} {
 		if _, ok := Format(typ); ok {
 			t.Errorf("%s has no dequantisation but is a format", typ)
