@@ -155,12 +155,16 @@ func openDir(dir string, open func(string) (*safetensors.File, error), read func
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
-	if _, err := read("model.safetensors"); err == nil {
-		return openFiles(dir, []string{"model.safetensors"}, nil, open)
-	}
+	// Look for model.safetensors among the directory's files rather than
+	// reading it: a single-file checkpoint can be many GB.
 	matches, err := glob()
 	if err != nil {
 		return nil, err
+	}
+	for _, m := range matches {
+		if filepath.Base(m) == "model.safetensors" {
+			return openFiles(dir, []string{"model.safetensors"}, nil, open)
+		}
 	}
 	switch len(matches) {
 	case 0:
