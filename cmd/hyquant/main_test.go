@@ -70,7 +70,7 @@ func TestInspectAndPlanJSON8B(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"7,903,045,680", "16.202 GB (15.089 GiB)", "does NOT reach 58%", "Shipped plan seed-emb8  reduction 57.85%, reaches 58%: yes"} {
+	for _, want := range []string{"7,903,045,680", "16.202 GB (15.089 GiB)", "does NOT reach 58%", "Shipped plan seed-emb8    reduction 57.85%, reaches 58%: yes", "Shipped plan llama-q4_k_m reduction 69.29%, reaches 58%: yes"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("plan output lacks %q", want)
 		}

@@ -21,7 +21,7 @@ func newPlanCmd() *cobra.Command {
 	var planRef string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "plan [model dir | config.json | embedded name] --plan <plan.yaml | shipped name>",
+		Use:   "plan [model dir | config.json | file.gguf | embedded name] --plan <plan.yaml | shipped name>",
 		Short: "Exact memory footprint of a per-category precision plan, and the 58% claim checked",
 		Long: `plan resolves a precision plan against every parameter of a model and sums the
 exact bytes it would store: packed codes, scales, zero points and any auxiliary
@@ -33,14 +33,25 @@ A plan is YAML mapping categories to precisions (see plans/README.md):
     ssm_in_proj: {method: rtn, bits: 4, granularity: "group:128", symmetric: true, scale_dtype: fp16}
     mlp_up:      {method: channel8}
     embedding:   {keep: bf16}
-Categories a plan leaves out are kept as stored. Shipped plans: ` + strings.Join(plans.Names(), ", ") + `.
+Categories a plan leaves out are kept as stored. Overrides give chosen layers
+and tensors their own precision (the last match wins):
+  overrides:
+    - {layers: [0, 1, 2], categories: [mlp_down], spec: {method: rtn, bits: 8}}
+    - {tensors: 'layers\.5\.mixer\.v_proj', spec: keep}
+A plan may start from a llama.cpp recipe: llama_recipe: {recipe: Q4_K_M,
+imatrix: false} gives every tensor llama-quantize's type (method ggml, llama.cpp's
+block types and rounding; F32 for what llama-quantize never quantises), so its
+bytes are those of llama-quantize's file. The shipped llama-q8_0 ... llama-q2_k
+plans are such recipes. Shipped plans: ` + strings.Join(plans.Names(), ", ") + `.
 
 The output ends with the widely quoted "15.45 GB -> ~6.5 GB, a 58% reduction"
 claim reproduced in its own units and checked against this plan and the
 shipped ones.`,
 		Example: `  hyquant plan models/nemotron-h-8b-base-8k/config.json --plan plans/seed.yaml
   hyquant plan nemotron-h-8b-base-8k --plan seed-emb8 --json
-  hyquant plan --plan my-plan.yaml          # the embedded mini model`,
+  hyquant plan --plan my-plan.yaml          # the embedded mini model
+  hyquant plan nemotron-h-8b-base-8k --plan llama-q4_k_m   # llama-quantize's Q4_K_M: 4744.99 MiB
+  hyquant plan nemotron-h-mini.Q4_K_M.gguf --plan seed     # starting from a GGUF file`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref := ""
@@ -226,6 +237,6 @@ func printClaim(w io.Writer, planName string, f plan.Footprint, c plan.ClaimChec
 		if plan.ReachesClaim(shipped[n]) {
 			mark = "yes"
 		}
-		fmt.Fprintf(w, "  Shipped plan %-10s reduction %s, reaches 58%%: %s\n", n, units.Percent(shipped[n]), mark)
+		fmt.Fprintf(w, "  Shipped plan %-12s reduction %s, reaches 58%%: %s\n", n, units.Percent(shipped[n]), mark)
 	}
 }
