@@ -16,6 +16,7 @@ import (
 
 	mmap "github.com/edsrzf/mmap-go"
 
+	"github.com/hyquant/hyquant/internal/mapped"
 	"github.com/hyquant/hyquant/kernels/ggml"
 )
 
@@ -102,21 +103,12 @@ type File struct {
 
 // Open memory-maps and validates a GGUF file.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	m, err := mapped.Open(path, 24)
+	if short, ok := err.(*mapped.TooShort); ok {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("file is %d bytes, too short for a GGUF header (24 bytes)", short.Size)}
+	}
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() < 24 {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("file is %d bytes, too short for a GGUF header (24 bytes)", st.Size())}
-	}
-	m, err := mmap.Map(f, mmap.RDONLY, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%s: memory-mapping: %w", path, err)
 	}
 	gf, err := Parse(path, m)
 	if err != nil {

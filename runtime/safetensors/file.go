@@ -19,6 +19,8 @@ import (
 	"sort"
 
 	mmap "github.com/edsrzf/mmap-go"
+
+	"github.com/hyquant/hyquant/internal/mapped"
 )
 
 // MaxHeaderSize bounds the JSON header, as the reference implementation does
@@ -77,21 +79,12 @@ func (e *Error) Error() string {
 
 // Open memory-maps and validates a safetensors file.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	m, err := mapped.Open(path, 8)
+	if short, ok := err.(*mapped.TooShort); ok {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("file is %d bytes, too short for the 8-byte header length", short.Size)}
+	}
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() < 8 {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("file is %d bytes, too short for the 8-byte header length", st.Size())}
-	}
-	m, err := mmap.Map(f, mmap.RDONLY, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%s: memory-mapping: %w", path, err)
 	}
 	sf, err := Parse(path, m)
 	if err != nil {
