@@ -35,12 +35,12 @@ func (GGML) Aux(Assignment) []safetensors.TensorSpec { return nil }
 // Prepare checks that the type is one hyquant quantises into and can
 // compute with; bits and granularity do not apply (the type fixes them).
 func (GGML) Prepare(s *Spec) error {
-	tr, ok := ggml.Lookup(s.GGMLType)
-	if !ok || s.GGMLType == 0 && tr.Name == "f32" {
+	if s.GGMLType == ggml.F32 { // the zero value: no type given
 		return fmt.Errorf("method ggml needs a type (one of %s)", quantisableTypes())
 	}
-	if tr.Quantize == nil || tr.Dequantize == nil {
-		return fmt.Errorf("ggml type %s is not a quantisation target (known: %s)", tr.Name, quantisableTypes())
+	tr, ok := ggml.Lookup(s.GGMLType)
+	if !ok || tr.Quantize == nil || tr.Dequantize == nil {
+		return fmt.Errorf("ggml type %s is not a quantisation target (known: %s)", s.GGMLType, quantisableTypes())
 	}
 	return nil
 }

@@ -101,25 +101,10 @@ type Transform struct {
 // behind activation fake-quantisation (of the input the codes see, so after
 // the transform) when s asks for it, behind the input transform.
 func (q *Quantized) Linear(s Spec, actScale float32, bias []float32) (kernels.Linear, error) {
-	var l kernels.Linear
-	if q.Blocks != nil {
-		f, ok := ggml.Format(q.BlockType)
-		if !ok {
-			return nil, fmt.Errorf("ggml type %s cannot be computed with", q.BlockType)
-		}
-		dl, err := kernels.NewFormatLinear(f, q.Blocks, q.Rows, q.Cols, bias)
-		if err != nil {
-			return nil, err
-		}
-		l = dl
-	} else {
-		ql, err := kernels.NewQLinear(q.Q, bias)
-		if err != nil {
-			return nil, err
-		}
-		l = ql
+	l, err := q.weightLinear(bias)
+	if err != nil {
+		return nil, err
 	}
-	var err error
 	if s.ActBits > 0 {
 		if l, err = NewActQuantScale(l, s.ActBits, s.ActMode, actScale); err != nil {
 			return nil, err
@@ -129,4 +114,25 @@ func (q *Quantized) Linear(s Spec, actScale float32, bias []float32) (kernels.Li
 		return NewRotatedLinear(q.Transform, l)
 	}
 	return l, nil
+}
+
+// weightLinear is the projection on the stored form alone: hyquant's
+// packed codes, or llama.cpp blocks through their Format.
+func (q *Quantized) weightLinear(bias []float32) (kernels.Linear, error) {
+	if q.Blocks == nil {
+		ql, err := kernels.NewQLinear(q.Q, bias)
+		if err != nil {
+			return nil, err
+		}
+		return ql, nil
+	}
+	f, ok := ggml.Format(q.BlockType)
+	if !ok {
+		return nil, fmt.Errorf("ggml type %s cannot be computed with", q.BlockType)
+	}
+	dl, err := kernels.NewFormatLinear(f, q.Blocks, q.Rows, q.Cols, bias)
+	if err != nil {
+		return nil, err
+	}
+	return dl, nil
 }

@@ -104,6 +104,7 @@ func TestRecipePlan(t *testing.T) {
 		{"categories: {}\noverrides:\n  - {layers: [1], spec: {bits: 4}, colour: red}\n", "colour: unknown field"},
 		{"categories: {}\noverrides:\n  - {tensors: '(', spec: keep}\n", "not a regular expression"},
 		{"categories: {}\noverrides:\n  - {categories: [mlp], spec: keep}\n", `unknown category "mlp"`},
+		{"categories:\n  ssm_conv1d: {method: ggml, type: q4_K}\n", "q4_K: a row of 4 values is not a whole number of 256-value blocks"},
 	} {
 		p, err := parsePlan(t, bad.src)
 		if err == nil {

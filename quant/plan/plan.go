@@ -322,6 +322,11 @@ func (p *Plan) check(prm runtime.Param, s quant.Spec, rows, cols int) error {
 	if s.Granularity.Kind == grid.PerGroup && cols%s.Granularity.GroupSize != 0 {
 		return fail("group size %d does not divide the input dimension %d of %s %v", s.Granularity.GroupSize, cols, prm.Name, prm.Shape)
 	}
+	if s.Method == quant.GGMLMethod {
+		if _, err := s.GGMLType.RowBytes(int64(cols)); err != nil {
+			return fail("%v (%s %v)", err, prm.Name, prm.Shape)
+		}
+	}
 	if s.ActBits > 0 && !prm.Matrix {
 		return fail("act_bits applies to the inputs of linear layers; %s is not one", prm.Name)
 	}
