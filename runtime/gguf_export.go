@@ -235,7 +235,7 @@ func writeExportBlocks(w *gguf.Writer, t ggufExportTensor, b GGUFBlocks) error {
 			return err
 		}
 		rows := int(t.dims[1])
-		return w.WriteData(permuteRows(all, rows, len(all)/rows, t.hub.Heads))
+		return w.WriteData(permuteRopeRows(all, rows, len(all)/rows, t.hub.Heads, true))
 	}
 	const piece = 4 << 20
 	buf := make([]byte, min(piece, t.size))
@@ -279,7 +279,7 @@ func writeExportTensor(w *gguf.Writer, ck *Checkpoint, c *Config, t ggufExportTe
 			return fmt.Errorf("stored as %s, exported as %s: conversion of permuted rows is not supported", ti.DType, t.typ)
 		}
 		rows := int(ti.Shape[0])
-		return w.WriteData(permuteRows(raw, rows, len(raw)/rows, t.hub.Heads))
+		return w.WriteData(permuteRopeRows(raw, rows, len(raw)/rows, t.hub.Heads, true))
 	case same && t.hub.Transform == AsStored:
 		const piece = 4 << 20
 		buf := make([]byte, min(piece, ti.Bytes()))
@@ -309,16 +309,6 @@ func writeExportTensor(w *gguf.Writer, ck *Checkpoint, c *Config, t ggufExportTe
 	return w.WriteData(float32Bytes(v))
 }
 
-// permuteRows applies llama's rope permutation to a rows×rowBytes tensor:
-// stored row ropeRow(r) holds row r.
-func permuteRows(b []byte, rows, rowBytes, heads int) []byte {
-	out := make([]byte, len(b))
-	for r := 0; r < rows; r++ {
-		dst := ropeRow(r, rows, heads)
-		copy(out[dst*rowBytes:(dst+1)*rowBytes], b[r*rowBytes:(r+1)*rowBytes])
-	}
-	return out
-}
 
 // ggufExportKVs is the converter's metadata for the model.
 func ggufExportKVs(mf *ModelFiles, o GGUFExportOptions, fileType uint32) ([]gguf.KV, error) {

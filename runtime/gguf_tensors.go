@@ -196,7 +196,7 @@ func newGGUFTensor(f *gguf.File, t *gguf.TensorInfo, p Param, n GGUFTensorName) 
 		case NegExp:
 			err = negExpToLog(b, f.Path, t.Name)
 		case RopePermuted:
-			b = unpermuteRows(b, p.Shape[0], int(p.NumElements()/int64(p.Shape[0]))*dt.Size(), n.Heads)
+			b = permuteRopeRows(b, p.Shape[0], int(p.NumElements()/int64(p.Shape[0]))*dt.Size(), n.Heads, false)
 		}
 		return b, err
 	}
@@ -246,12 +246,17 @@ func recoverALog(a float32) float32 {
 	return c
 }
 
-// unpermuteRows undoes the rope permutation of a rows×rowBytes tensor.
-func unpermuteRows(b []byte, rows, rowBytes, heads int) []byte {
+// permuteRopeRows moves the rows of a rows×rowBytes tensor between the
+// Hub's order and llama's rope permutation (stored row ropeRow(r) holds
+// Hub row r): toGGUF applies the permutation, otherwise it is undone.
+func permuteRopeRows(b []byte, rows, rowBytes, heads int, toGGUF bool) []byte {
 	out := make([]byte, len(b))
 	for r := 0; r < rows; r++ {
-		src := ropeRow(r, rows, heads)
-		copy(out[r*rowBytes:(r+1)*rowBytes], b[src*rowBytes:(src+1)*rowBytes])
+		dst, src := r*rowBytes, ropeRow(r, rows, heads)*rowBytes // Hub row, stored row
+		if toGGUF {
+			dst, src = src, dst
+		}
+		copy(out[dst:dst+rowBytes], b[src:src+rowBytes])
 	}
 	return out
 }

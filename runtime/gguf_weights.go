@@ -55,10 +55,10 @@ func (w *GGUFWeights) blocks(name string, out, in int) (*ggml.Rows, bool, error)
 
 func (w *GGUFWeights) Linear(name string, out, in int, biasName string) (kernels.Linear, error) {
 	rows, packed, err := w.blocks(name, out, in)
-	if err != nil || !packed {
-		if err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
+	}
+	if !packed {
 		return w.CheckpointWeights.Linear(name, out, in, biasName)
 	}
 	bias, err := w.bias(biasName, out)
@@ -70,10 +70,10 @@ func (w *GGUFWeights) Linear(name string, out, in int, biasName string) (kernels
 
 func (w *GGUFWeights) Embedding(name string, vocab, hidden int) (Embedder, error) {
 	rows, packed, err := w.blocks(name, vocab, hidden)
-	if err != nil || !packed {
-		if err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
+	}
+	if !packed {
 		return w.CheckpointWeights.Embedding(name, vocab, hidden)
 	}
 	return rows, nil
