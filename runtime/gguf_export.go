@@ -309,7 +309,6 @@ func writeExportTensor(w *gguf.Writer, ck *Checkpoint, c *Config, t ggufExportTe
 	return w.WriteData(float32Bytes(v))
 }
 
-
 // ggufExportKVs is the converter's metadata for the model.
 func ggufExportKVs(mf *ModelFiles, o GGUFExportOptions, fileType uint32) ([]gguf.KV, error) {
 	c := mf.Config
