@@ -9,7 +9,6 @@ import (
 
 	"github.com/hyquant/hyquant/kernels/ggml"
 	"github.com/hyquant/hyquant/runtime/gguf"
-	"github.com/hyquant/hyquant/runtime/safetensors"
 	"github.com/hyquant/hyquant/runtime/tokenizer"
 )
 
@@ -64,15 +63,6 @@ type GGUFExportSummary struct {
 // ggufFileType is llama.cpp's general.file_type of an all-float model.
 var ggufFileType = map[ggml.Type]uint32{ggml.F32: 0, ggml.F16: 1, ggml.BF16: 32}
 
-// ggufExportTensor is one tensor of an export: where it comes from, its
-// ggml type and dims, and how its bytes are made.
-type ggufExportTensor struct {
-	hub  GGUFTensorName
-	typ  ggml.Type
-	dims []int64
-	size int64
-}
-
 // ExportGGUF writes a float checkpoint (bf16, f16 or f32) as a nemotron_h
 // GGUF the way llama.cpp's converter does: the architecture keys and
 // per-layer arrays, the tokenizer, matrices and embeddings in their stored
@@ -113,24 +103,24 @@ func ExportGGUF(path string, mf *ModelFiles, ck *Checkpoint, o GGUFExportOptions
 		}
 	}
 	for _, t := range tensors {
-		if err := w.AddTensor(t.hub.GGUF, t.dims, t.typ); err != nil {
+		if err := w.AddTensor(t.GGUF, t.Dims, t.Type); err != nil {
 			w.Abort()
 			return nil, err
 		}
-		sum.TensorBytes += t.size
+		sum.TensorBytes += t.Bytes()
 	}
 	var done int64
 	for _, t := range tensors {
-		if b, ok := o.Blocks[t.hub.Hub]; ok {
+		if b, ok := o.Blocks[t.Hub]; ok {
 			err = writeExportBlocks(w, t, b)
 		} else {
 			err = writeExportTensor(w, ck, c, t)
 		}
 		if err != nil {
 			w.Abort()
-			return nil, fmt.Errorf("%s: tensor %s: %w", path, t.hub.Hub, err)
+			return nil, fmt.Errorf("%s: tensor %s: %w", path, t.Hub, err)
 		}
-		done += t.size
+		done += t.Bytes()
 		if o.Progress != nil {
 			o.Progress(done, sum.TensorBytes)
 		}
@@ -182,41 +172,35 @@ func GGUFLayout(c *Config, matrix ggml.Type) []GGUFTensorLayout {
 // given, else a matrix's stored float type, else F32. ft is the float type
 // of the matrices stored as floats (F32 when there are none), from which a
 // float export's general.file_type comes.
-func ggufExportPlan(c *Config, inv *Inventory, ck *Checkpoint, blocks map[string]GGUFBlocks) ([]ggufExportTensor, ggml.Type, error) {
+func ggufExportPlan(c *Config, inv *Inventory, ck *Checkpoint, blocks map[string]GGUFBlocks) ([]GGUFTensorLayout, ggml.Type, error) {
 	ft := ggml.Type(math.MaxUint32)
-	var out []ggufExportTensor
-	for _, l := range GGUFLayout(c, ggml.F32) {
-		t := ggufExportTensor{hub: l.GGUFTensorName, typ: l.Type, dims: l.Dims}
+	out := GGUFLayout(c, ggml.F32)
+	for i := range out {
+		l := &out[i]
 		if b, ok := blocks[l.Hub]; ok {
 			if !l.Quantizable {
 				return nil, 0, fmt.Errorf("tensor %q: GGUF keeps it in F32; it cannot be %s", l.Hub, b.Type)
 			}
-			t.typ = b.Type
+			l.Type = b.Type
 		} else {
 			ti, ok := ck.Lookup(l.Hub)
 			if !ok {
 				return nil, 0, fmt.Errorf("%s: no tensor %q", ck.Dir, l.Hub)
 			}
 			if l.Quantizable {
-				typ, ok := map[safetensors.DType]ggml.Type{safetensors.BF16: ggml.BF16, safetensors.F16: ggml.F16, safetensors.F32: ggml.F32}[ti.DType]
+				typ, ok := FloatGGMLType(ti.DType)
 				if !ok {
 					return nil, 0, fmt.Errorf("%s: tensor %q is %s; GGUF takes BF16, F16 or F32", ti.File, l.Hub, ti.DType)
 				}
 				if ft == ggml.Type(math.MaxUint32) || typ == ggml.BF16 {
 					ft = typ
 				}
-				t.typ = typ
+				l.Type = typ
 			}
 		}
-		rb, err := t.typ.RowBytes(t.dims[0])
-		if err != nil {
+		if _, err := l.Type.RowBytes(l.Dims[0]); err != nil {
 			return nil, 0, fmt.Errorf("tensor %q: %w", l.Hub, err)
 		}
-		t.size = rb
-		for _, d := range t.dims[1:] {
-			t.size *= d
-		}
-		out = append(out, t)
 	}
 	if ft == ggml.Type(math.MaxUint32) {
 		ft = ggml.F32
@@ -225,22 +209,23 @@ func ggufExportPlan(c *Config, inv *Inventory, ck *Checkpoint, blocks map[string
 }
 
 // writeExportBlocks writes a quantised tensor's blocks (rows permuted for q/k).
-func writeExportBlocks(w *gguf.Writer, t ggufExportTensor, b GGUFBlocks) error {
-	if b.size() != t.size {
-		return fmt.Errorf("%d bytes of %s blocks, the tensor needs %d", b.size(), b.Type, t.size)
+func writeExportBlocks(w *gguf.Writer, t GGUFTensorLayout, b GGUFBlocks) error {
+	size := t.Bytes()
+	if b.size() != size {
+		return fmt.Errorf("%d bytes of %s blocks, the tensor needs %d", b.size(), b.Type, size)
 	}
-	if t.hub.Transform == RopePermuted { // q and k are small: whole
-		all := make([]byte, t.size)
+	if t.Transform == RopePermuted { // q and k are small: whole
+		all := make([]byte, size)
 		if err := b.read(0, all); err != nil {
 			return err
 		}
-		rows := int(t.dims[1])
-		return w.WriteData(permuteRopeRows(all, rows, len(all)/rows, t.hub.Heads, true))
+		rows := int(t.Dims[1])
+		return w.WriteData(permuteRopeRows(all, rows, len(all)/rows, t.Heads, true))
 	}
 	const piece = 4 << 20
-	buf := make([]byte, min(piece, t.size))
-	for off := int64(0); off < t.size; off += piece {
-		p := buf[:min(piece, t.size-off)]
+	buf := make([]byte, min(piece, size))
+	for off := int64(0); off < size; off += piece {
+		p := buf[:min(piece, size-off)]
 		if err := b.read(off, p); err != nil {
 			return err
 		}
@@ -266,26 +251,27 @@ func ggufSmallDims(c *Config, p Param, n GGUFTensorName) []int64 {
 
 // writeExportTensor streams one tensor: stored bytes as they are, in
 // pieces, or its values converted to F32 (and transformed).
-func writeExportTensor(w *gguf.Writer, ck *Checkpoint, c *Config, t ggufExportTensor) error {
-	ti, _ := ck.Lookup(t.hub.Hub)
-	same := map[ggml.Type]safetensors.DType{ggml.BF16: safetensors.BF16, ggml.F16: safetensors.F16, ggml.F32: safetensors.F32}[t.typ] == ti.DType
+func writeExportTensor(w *gguf.Writer, ck *Checkpoint, c *Config, t GGUFTensorLayout) error {
+	ti, _ := ck.Lookup(t.Hub)
+	stored, _ := GGMLFloatDType(t.Type)
+	same := stored == ti.DType
 	switch {
-	case t.hub.Transform == RopePermuted:
+	case t.Transform == RopePermuted:
 		raw := make([]byte, ti.Bytes()) // q and k are small: a whole tensor at a time
-		if err := ck.ReadAt(t.hub.Hub, 0, raw); err != nil {
+		if err := ck.ReadAt(t.Hub, 0, raw); err != nil {
 			return err
 		}
 		if !same {
-			return fmt.Errorf("stored as %s, exported as %s: conversion of permuted rows is not supported", ti.DType, t.typ)
+			return fmt.Errorf("stored as %s, exported as %s: conversion of permuted rows is not supported", ti.DType, t.Type)
 		}
 		rows := int(ti.Shape[0])
-		return w.WriteData(permuteRopeRows(raw, rows, len(raw)/rows, t.hub.Heads, true))
-	case same && t.hub.Transform == AsStored:
+		return w.WriteData(permuteRopeRows(raw, rows, len(raw)/rows, t.Heads, true))
+	case same && t.Transform == AsStored:
 		const piece = 4 << 20
 		buf := make([]byte, min(piece, ti.Bytes()))
 		for off := int64(0); off < ti.Bytes(); off += piece {
 			b := buf[:min(piece, ti.Bytes()-off)]
-			if err := ck.ReadAt(t.hub.Hub, off, b); err != nil {
+			if err := ck.ReadAt(t.Hub, off, b); err != nil {
 				return err
 			}
 			if err := w.WriteData(b); err != nil {
@@ -294,14 +280,14 @@ func writeExportTensor(w *gguf.Writer, ck *Checkpoint, c *Config, t ggufExportTe
 		}
 		return nil
 	}
-	if t.typ != ggml.F32 {
-		return fmt.Errorf("stored as %s, exported as %s: only vectors are converted (to F32)", ti.DType, t.typ)
+	if t.Type != ggml.F32 {
+		return fmt.Errorf("stored as %s, exported as %s: only vectors are converted (to F32)", ti.DType, t.Type)
 	}
-	v, err := ck.Float32(t.hub.Hub)
+	v, err := ck.Float32(t.Hub)
 	if err != nil {
 		return err
 	}
-	if t.hub.Transform == NegExp {
+	if t.Transform == NegExp {
 		for i, a := range v {
 			v[i] = float32(-math.Exp(float64(a)))
 		}

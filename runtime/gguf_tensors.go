@@ -150,8 +150,9 @@ func checkGGUFShape(t *gguf.TensorInfo, p Param, n GGUFTensorName) error {
 	return nil
 }
 
-// ggmlFloatDType is the safetensors dtype of a ggml float type.
-func ggmlFloatDType(t ggml.Type) (safetensors.DType, bool) {
+// GGMLFloatDType is the safetensors dtype of a ggml float type (F32, F16,
+// BF16); ok is false for the block types.
+func GGMLFloatDType(t ggml.Type) (safetensors.DType, bool) {
 	switch t {
 	case ggml.F32:
 		return safetensors.F32, true
@@ -163,12 +164,22 @@ func ggmlFloatDType(t ggml.Type) (safetensors.DType, bool) {
 	return "", false
 }
 
+// FloatGGMLType is the ggml type of a safetensors float dtype.
+func FloatGGMLType(d safetensors.DType) (ggml.Type, bool) {
+	for _, t := range []ggml.Type{ggml.F32, ggml.F16, ggml.BF16} {
+		if fd, _ := GGMLFloatDType(t); fd == d {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
 func newGGUFTensor(f *gguf.File, t *gguf.TensorInfo, p Param, n GGUFTensorName) *memTensor {
 	shape := make([]int64, len(p.Shape))
 	for i, d := range p.Shape {
 		shape[i] = int64(d)
 	}
-	dt, isFloat := ggmlFloatDType(t.Type)
+	dt, isFloat := GGMLFloatDType(t.Type)
 	if !isFloat || n.Transform == NegExp {
 		dt = safetensors.F32
 	}

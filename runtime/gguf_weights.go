@@ -29,7 +29,7 @@ func (w *GGUFWeights) blocks(name string, out, in int) (*ggml.Rows, bool, error)
 	if !ok {
 		return nil, false, &CheckpointError{File: w.Ck.Dir, Msg: fmt.Sprintf("no tensor %q", name)}
 	}
-	if _, isFloat := ggmlFloatDType(t.Type); isFloat {
+	if _, isFloat := GGMLFloatDType(t.Type); isFloat {
 		return nil, false, nil
 	}
 	if len(t.Dims) != 2 || t.Dims[0] != int64(in) || t.Dims[1] != int64(out) {

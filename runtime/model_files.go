@@ -141,7 +141,7 @@ func (m *ModelFiles) StoredDTypes(ck *Checkpoint) (func(string) safetensors.DTyp
 		}
 		return func(name string) safetensors.DType {
 			if t, _, ok := ck.GGUFTensor(name); ok {
-				if fd, isFloat := ggmlFloatDType(t.Type); isFloat {
+				if fd, isFloat := GGMLFloatDType(t.Type); isFloat {
 					return fd
 				}
 				return d

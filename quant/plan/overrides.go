@@ -144,15 +144,12 @@ func (r *Recipe) specs(c *runtime.Config) (map[string]quant.Spec, error) {
 	out := map[string]quant.Spec{}
 	for _, t := range layout {
 		s := quant.Spec{Keep: true, KeepDType: safetensors.F32}
-		if t.Quantizable {
-			switch t.Type {
-			case ggml.BF16, ggml.F16, ggml.F32:
-				s.KeepDType = map[ggml.Type]safetensors.DType{ggml.BF16: safetensors.BF16, ggml.F16: safetensors.F16, ggml.F32: safetensors.F32}[t.Type]
-			default:
-				s = quant.Spec{Method: quant.GGMLMethod, GGMLType: t.Type, Imatrix: r.Imatrix}
-				if err := (quant.GGML{}).Prepare(&s); err != nil {
-					return nil, r.where.Errorf("tensor %s: %v", t.GGUF, err)
-				}
+		if d, isFloat := runtime.GGMLFloatDType(t.Type); isFloat {
+			s.KeepDType = d // what llama-quantize leaves unquantised (F32 but for fallbacks to F16)
+		} else {
+			s = quant.Spec{Method: quant.GGMLMethod, GGMLType: t.Type, Imatrix: r.Imatrix}
+			if err := (quant.GGML{}).Prepare(&s); err != nil {
+				return nil, r.where.Errorf("tensor %s: %v", t.GGUF, err)
 			}
 		}
 		out[t.Hub] = s
