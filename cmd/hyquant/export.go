@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hyquant/hyquant/eval"
 	"github.com/hyquant/hyquant/internal/progress"
 	"github.com/hyquant/hyquant/internal/sysinfo"
 	"github.com/hyquant/hyquant/internal/units"
@@ -19,11 +18,9 @@ import (
 )
 
 type exportOptions struct {
-	model, out, format, name, planRef, calib string
-	imatrix                                  string
-	segments, length                         int
-	seed                                     int64
-	force, asJSON                            bool
+	model, out, format, name, planRef string
+	calibOptions                      // for --plan
+	force, asJSON                     bool
 }
 
 func newExportCmd() *cobra.Command {
@@ -72,11 +69,7 @@ without --force.`,
 	f.StringVar(&o.name, "name", "", "general.name (default: the model directory's name)")
 	f.BoolVar(&o.force, "force", false, "replace an existing --out file")
 	f.StringVar(&o.planRef, "plan", "", "quantise under this plan first (file or shipped name); its tensors must all be GGUF types")
-	f.StringVar(&o.calib, "calib", eval.DefaultCalibration.Text, "calibration text for a plan that needs it (imatrix: true)")
-	f.StringVar(&o.imatrix, "imatrix", "", "llama.cpp importance-matrix GGUF for a plan with imatrix: true (instead of calibration)")
-	f.IntVar(&o.segments, "segments", eval.DefaultCalibration.Segments, "calibration segments")
-	f.IntVar(&o.length, "length", eval.DefaultCalibration.Length, "tokens per calibration segment")
-	f.Int64Var(&o.seed, "seed", eval.DefaultCalibration.Seed, "calibration sampling seed")
+	addCalibFlags(f, &o.calibOptions)
 	f.BoolVar(&o.asJSON, "json", false, "write JSON instead of text")
 	cmd.MarkFlagRequired("out")
 	return cmd
@@ -151,7 +144,7 @@ func exportPlan(w io.Writer, mf *hqruntime.ModelFiles, o exportOptions, opts hqr
 	}
 	defer os.RemoveAll(tmp)
 	qdir := filepath.Join(tmp, "q")
-	q := quantizeOptions{model: o.model, planRef: o.planRef, out: qdir, calib: o.calib, imatrix: o.imatrix, segments: o.segments, length: o.length, seed: o.seed, asJSON: true}
+	q := quantizeOptions{model: o.model, planRef: o.planRef, out: qdir, calibOptions: o.calibOptions, asJSON: true}
 	if err := runQuantize(io.Discard, q); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hyquant/hyquant/eval"
 	"github.com/hyquant/hyquant/internal/progress"
@@ -21,12 +22,26 @@ import (
 )
 
 type quantizeOptions struct {
-	model, planRef, out, calib string
-	imatrix                    string
-	segments, length           int
-	seed                       int64
-	force, asJSON              bool
-	shardGB                    float64
+	model, planRef, out string
+	calibOptions
+	force, asJSON bool
+	shardGB       float64
+}
+
+// calibOptions are the calibration flags of the commands that quantise
+// (quantize, export --plan).
+type calibOptions struct {
+	calib, imatrix   string
+	segments, length int
+	seed             int64
+}
+
+func addCalibFlags(f *pflag.FlagSet, c *calibOptions) {
+	f.StringVar(&c.calib, "calib", eval.DefaultCalibration.Text, "calibration text: embedded name or file (never the evaluation split)")
+	f.StringVar(&c.imatrix, "imatrix", "", "llama.cpp importance-matrix GGUF for method ggml with imatrix: true (instead of hyquant's calibration)")
+	f.IntVar(&c.segments, "segments", eval.DefaultCalibration.Segments, "calibration segments")
+	f.IntVar(&c.length, "length", eval.DefaultCalibration.Length, "tokens per calibration segment")
+	f.Int64Var(&c.seed, "seed", eval.DefaultCalibration.Seed, "calibration sampling seed")
 }
 
 func newQuantizeCmd() *cobra.Command {
@@ -58,11 +73,7 @@ is quantised in a few GB of memory.`,
 	f.StringVar(&o.model, "model", "", "model directory or embedded name (default nemotron-h-mini)")
 	f.StringVar(&o.planRef, "plan", "", "plan YAML file or shipped plan ("+strings.Join(plans.Names(), ", ")+") (required)")
 	f.StringVar(&o.out, "out", "", "output directory (required)")
-	f.StringVar(&o.calib, "calib", eval.DefaultCalibration.Text, "calibration text: embedded name or file (never the evaluation split)")
-	f.StringVar(&o.imatrix, "imatrix", "", "llama.cpp importance-matrix GGUF for method ggml with imatrix: true (instead of hyquant's calibration)")
-	f.IntVar(&o.segments, "segments", eval.DefaultCalibration.Segments, "calibration segments")
-	f.IntVar(&o.length, "length", eval.DefaultCalibration.Length, "tokens per calibration segment")
-	f.Int64Var(&o.seed, "seed", eval.DefaultCalibration.Seed, "calibration sampling seed")
+	addCalibFlags(f, &o.calibOptions)
 	f.Float64Var(&o.shardGB, "shard-gb", 5, "target shard size in GB (10^9 bytes)")
 	f.BoolVar(&o.force, "force", false, "replace an existing output directory")
 	f.BoolVar(&o.asJSON, "json", false, "write JSON instead of text")
