@@ -53,9 +53,6 @@ func ExportGGUF(path string, mf *runtime.ModelFiles, o runtime.GGUFExportOptions
 		if !ok {
 			return nil, fmt.Errorf("%s: no tensor %q", mf.Dir, part)
 		}
-		if rb, _ := a.Spec.GGMLType.RowBytes(int64(a.Cols)); ti.Bytes() != rb*int64(a.Rows) {
-			return nil, fmt.Errorf("%s: tensor %q holds %d bytes, %d×%d %s needs %d", mf.Dir, part, ti.Bytes(), a.Rows, a.Cols, a.Spec.GGMLType, rb*int64(a.Rows))
-		}
 		o.Blocks[t.Name] = runtime.GGUFBlocks{Type: a.Spec.GGMLType, Size: ti.Bytes(),
 			ReadAt: func(off int64, dst []byte) error { return ck.ReadAt(part, off, dst) }}
 		bytesOf[a.Spec.GGMLType] += ti.Bytes()
