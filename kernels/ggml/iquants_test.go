@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -23,27 +21,6 @@ var iQuantTypes = []struct {
 	{IQ2_XXS, 7}, {IQ2_XS, 7}, {IQ2_S, 7}, {IQ3_XXS, 7}, {IQ3_S, 7},
 }
 
-func readIQFixture(tb testing.TB, t Type) ([]byte, []float32) {
-	tb.Helper()
-	base := filepath.Join("testdata", t.String())
-	src, err := os.ReadFile(base + ".bin")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	raw, err := os.ReadFile(base + ".f32")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if len(raw)%4 != 0 {
-		tb.Fatalf("%s.f32: %d bytes, not whole float32s", base, len(raw))
-	}
-	want := make([]float32, len(raw)/4)
-	for i := range want {
-		want[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-	}
-	return src, want
-}
-
 // TestIQDequantizeMatchesGGUFPy requires every float32 to carry the very
 // bits gguf-py (and llama.cpp) give, real blocks and edge blocks alike.
 func TestIQDequantizeMatchesGGUFPy(t *testing.T) {
@@ -53,7 +30,7 @@ func TestIQDequantizeMatchesGGUFPy(t *testing.T) {
 			if !c.typ.CanDequantize() {
 				t.Fatal("no dequantisation registered")
 			}
-			src, want := readIQFixture(t, c.typ)
+			src, want := readDequantFixture(t, c.typ)
 			if len(src)%tr.BlockBytes != 0 {
 				t.Fatalf("fixture: %d bytes, not whole %d-byte blocks", len(src), tr.BlockBytes)
 			}
@@ -239,7 +216,7 @@ func TestIQHalf(t *testing.T) {
 func TestIQNoAlloc(t *testing.T) {
 	for _, c := range iQuantTypes {
 		tr, _ := Lookup(c.typ)
-		src, want := readIQFixture(t, c.typ)
+		src, want := readDequantFixture(t, c.typ)
 		dst := make([]float32, len(want))
 		if n := testing.AllocsPerRun(20, func() { tr.Dequantize(dst, src) }); n != 0 {
 			t.Errorf("%s: %v allocations per call", c.typ, n)
@@ -254,7 +231,7 @@ func BenchmarkDequantizeIQ(b *testing.B) {
 	for _, c := range iQuantTypes {
 		b.Run(c.typ.String(), func(b *testing.B) {
 			tr, _ := Lookup(c.typ)
-			blocks, _ := readIQFixture(b, c.typ)
+			blocks, _ := readDequantFixture(b, c.typ)
 			blocks = blocks[:c.realBlocks*tr.BlockBytes]
 			const values = 1 << 16
 			nb := values / tr.BlockSize
