@@ -61,7 +61,7 @@ func quantizeBlockIQ4_NL(b *[iq4_NLBytes]byte, x *[32]float32, qw []float32) {
 		id := 1 / d
 		var sumqx, sumq2 float32
 		for j, v := range x {
-			q := float32(values[legacyBestIndexIQ4NL(float32(id*v))])
+			q := float32(values[bestIndexIQ4NL(float32(id*v))])
 			wq := float32(w[j] * q)
 			sumqx += float32(wq * v)
 			sumq2 += float32(wq * q)
@@ -75,7 +75,7 @@ func quantizeBlockIQ4_NL(b *[iq4_NLBytes]byte, x *[32]float32, qw []float32) {
 			id = float32(itry+int(values[0])) / max
 			sumqx, sumq2 = 0, 0
 			for j, v := range x {
-				q := float32(values[legacyBestIndexIQ4NL(float32(id*v))])
+				q := float32(values[bestIndexIQ4NL(float32(id*v))])
 				wq := float32(w[j] * q)
 				sumqx += float32(wq * v)
 				sumq2 += float32(wq * q)
@@ -92,16 +92,16 @@ func quantizeBlockIQ4_NL(b *[iq4_NLBytes]byte, x *[32]float32, qw []float32) {
 		id = 1 / d
 	}
 	for j := 0; j < 16; j++ {
-		b[2+j] = legacyBestIndexIQ4NL(float32(id*x[j])) | legacyBestIndexIQ4NL(float32(id*x[j+16]))<<4
+		b[2+j] = bestIndexIQ4NL(float32(id*x[j])) | bestIndexIQ4NL(float32(id*x[j+16]))<<4
 	}
 }
 
-// legacyBestIndexIQ4NL is best_index_int8(16, kvalues_iq4nl, x): the index
+// bestIndexIQ4NL is best_index_int8(16, kvalues_iq4nl, x): the index
 // of the code-book entry nearest x, the upper one on a tie; 15 for NaN
 // (its comparisons all fail). C finds the bracket val[mu-1] <= x < val[mu]
 // by bisection; the entries being integers, floor(x) determines it, which
 // a table gives. The final choice keeps C's float32 subtractions.
-func legacyBestIndexIQ4NL(x float32) uint8 {
+func bestIndexIQ4NL(x float32) uint8 {
 	if x <= -127 {
 		return 0
 	}

@@ -27,33 +27,6 @@ func quantizeIQ4_XS(dst []byte, src []float32, imatrix []float32) {
 	}
 }
 
-// kBestIndexIQ4 is best_index_int8 over kvaluesIQ4NL: the index of the
-// code nearest to x, the lower one on a tie, found by bisection.
-func kBestIndexIQ4(x float32) int {
-	values := &kvaluesIQ4NL
-	if x <= float32(values[0]) {
-		return 0
-	}
-	if x >= float32(values[15]) {
-		return 15
-	}
-	ml, mu := 0, 15
-	for mu-ml > 1 {
-		mav := (ml + mu) / 2
-		if x < float32(values[mav]) {
-			mu = mav
-		} else {
-			ml = mav
-		}
-	}
-	// float32(x): the caller's product, rounded as C rounds the argument
-	// (no fusing it into an FMA with the subtractions after inlining).
-	if float32(x)-float32(values[mu-1]) < float32(values[mu])-float32(x) {
-		return mu - 1
-	}
-	return mu
-}
-
 func kQuantizeBlockIQ4_XS(b []byte, x, qw []float32) {
 	const ntry = 7
 	var L [QK_K]uint8
@@ -105,7 +78,7 @@ func kQuantizeBlockIQ4_XS(b []byte, x, qw []float32) {
 		id := 1 / d
 		var sumqx, sumq2 float32
 		for j, v := range xb {
-			l := kBestIndexIQ4(id * v)
+			l := int(bestIndexIQ4NL(id * v))
 			Lb[j] = uint8(l)
 			q := float32(values[l])
 			w := weight[j]
@@ -121,7 +94,7 @@ func kQuantizeBlockIQ4_XS(b []byte, x, qw []float32) {
 			id = float32(itry+int(values[0])) / max
 			sumqx, sumq2 = 0, 0
 			for j, v := range xb {
-				q := float32(values[kBestIndexIQ4(id*v)])
+				q := float32(values[bestIndexIQ4NL(id*v)])
 				w := weight[j]
 				sumqx += float32(float32(w*q) * v)
 				sumq2 += float32(float32(w*q) * q)
@@ -157,7 +130,7 @@ func kQuantizeBlockIQ4_XS(b []byte, x, qw []float32) {
 		Lb := L[32*ib : 32*ib+32]
 		xb := x[32*ib : 32*ib+32]
 		for j, v := range xb {
-			Lb[j] = uint8(kBestIndexIQ4(idl * v))
+			Lb[j] = bestIndexIQ4NL(idl * v)
 		}
 		l += 32
 		lL := uint8(l & 0x0f)

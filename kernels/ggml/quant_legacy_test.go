@@ -394,8 +394,8 @@ func TestQuantizeLegacyHalfway(t *testing.T) {
 	// upper one (best_index_int8 compares with <).
 	for i := 0; i+1 < 16; i++ {
 		a, b := float32(kvaluesIQ4NL[i]), float32(kvaluesIQ4NL[i+1])
-		if mid := (a + b) / 2; legacyBestIndexIQ4NL(mid) != uint8(i+1) {
-			t.Errorf("best index of %g (between %g and %g) = %d, want %d", mid, a, b, legacyBestIndexIQ4NL(mid), i+1)
+		if mid := (a + b) / 2; bestIndexIQ4NL(mid) != uint8(i+1) {
+			t.Errorf("best index of %g (between %g and %g) = %d, want %d", mid, a, b, bestIndexIQ4NL(mid), i+1)
 		}
 	}
 }
@@ -405,7 +405,7 @@ func TestQuantizeLegacyHalfway(t *testing.T) {
 // half-integer in the code book's range, random values, and the specials.
 func TestLegacyBestIndexIQ4NL(t *testing.T) {
 	check := func(x float32) {
-		if got, want := legacyBestIndexIQ4NL(x), legacyBestIndexIQ4NLBisect(x); got != want {
+		if got, want := bestIndexIQ4NL(x), legacyBestIndexIQ4NLBisect(x); got != want {
 			t.Fatalf("best index of %g (%#08x): %d, bisection %d", x, math.Float32bits(x), got, want)
 		}
 	}
@@ -565,7 +565,7 @@ func BenchmarkQuantizeLegacy(b *testing.B) {
 }
 
 // legacyBestIndexIQ4NLBisect is best_index_int8 as C writes it, the reference
-// for legacyBestIndexIQ4NL's table.
+// for bestIndexIQ4NL's table.
 func legacyBestIndexIQ4NLBisect(x float32) uint8 {
 	values := &kvaluesIQ4NL
 	if x <= float32(values[0]) {
