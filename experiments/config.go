@@ -34,6 +34,11 @@ type EvalConfig struct {
 	Text       string
 	SeqLen     int
 	MaxWindows int
+	// KL evaluates every run by comparison with the float model (KL
+	// divergence, top-1 agreement) as well as by perplexity. Omitted from
+	// the run hash when false, so records made before the option existed
+	// keep their identity.
+	KL bool `json:",omitempty"`
 }
 
 // Run is one quantised variant of the model.
@@ -161,7 +166,10 @@ func (c *Config) parseEval(n yamlx.Node) error {
 		v, _ := m.Get("max_windows")
 		return v.Errorf("must be 0 (all windows) or positive")
 	}
-	return m.Done("text", "seq_len", "max_windows")
+	if c.Eval.KL, err = m.Bool("kl", false); err != nil {
+		return err
+	}
+	return m.Done("text", "seq_len", "max_windows", "kl")
 }
 
 func (c *Config) parseCalibration(n yamlx.Node) error {

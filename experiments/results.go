@@ -1,5 +1,7 @@
 package experiments
 
+import "github.com/hyquant/hyquant/eval"
+
 // Results is the content of results.json: one record per finished run,
 // appended atomically as runs finish. Reports read it and never recompute.
 type Results struct {
@@ -27,6 +29,8 @@ type EvalInfo struct {
 	MaxWindows int    `json:"max_windows"` // 0 = all
 	Windows    int    `json:"windows"`
 	Tokens     int    `json:"tokens"`
+	// KL says runs were also compared with the baseline (eval.kl).
+	KL bool `json:"kl,omitempty"`
 }
 
 // CalibrationInfo says what the calibration data was.
@@ -63,6 +67,11 @@ type RunResult struct {
 	DeltaPPL    float64 `json:"delta_ppl"` // PPL - baseline PPL
 	MeanNLL     float64 `json:"mean_nll"`
 	WallSeconds float64 `json:"wall_seconds"`
+	// KLStats, with eval.kl, compare the run with the float model at every
+	// scored position (mean_kl, kl_p99, top1_agreement, ...; see
+	// eval.KLStats); absent without it. The baseline's are exact by
+	// definition: KL 0 and agreement 1 at every position.
+	*eval.KLStats
 
 	// LayerErrors is the relative output error ||WX - QX||² / ||WX||² of
 	// each quantised linear layer on calibration data.

@@ -89,7 +89,7 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 	}
 	inv := runtime.BuildInventory(l.Files.Config)
 	res := &Results{Experiment: c.Name, ConfigFile: c.File, Model: l.Files.Ref, ModelInfo: l.Files.Describe(), Params: inv.TotalParams(),
-		Eval:    EvalInfo{Text: text.Name, SeqLen: c.Eval.SeqLen, MaxWindows: c.Eval.MaxWindows, Windows: len(windows), Tokens: len(windows) * c.Eval.SeqLen},
+		Eval:    EvalInfo{Text: text.Name, SeqLen: c.Eval.SeqLen, MaxWindows: c.Eval.MaxWindows, Windows: len(windows), Tokens: len(windows) * c.Eval.SeqLen, KL: c.Eval.KL},
 		Calib:   CalibrationInfo{Text: c.Calibration.Text, Segments: c.Calibration.Segments, Length: c.Calibration.Length, Seed: c.Calibration.Seed},
 		Machine: MachineInfo{CPU: sysinfo.CPUModel(), Threads: goruntime.GOMAXPROCS(0), GoVer: goruntime.Version()},
 	}
@@ -149,7 +149,11 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 		if err := save(); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(o.Log, "      %s: ppl %.4f (%+.4f), %s, %.1f s\n", run.Name, rr.PPL, rr.DeltaPPL, mb(rr.TotalBytes), rr.WallSeconds)
+		kl := ""
+		if rr.KLStats != nil {
+			kl = fmt.Sprintf(", mean KL %.5f, top-1 %.2f%%", rr.MeanKL, 100*rr.Top1Agreement)
+		}
+		fmt.Fprintf(o.Log, "      %s: ppl %.4f (%+.4f)%s, %s, %.1f s\n", run.Name, rr.PPL, rr.DeltaPPL, kl, mb(rr.TotalBytes), rr.WallSeconds)
 	}
 
 	res.WeightStats, err = weightStats(l.Weights, inv)
@@ -268,19 +272,56 @@ func (e *executor) quantize(run Run) (*calib.Applied, error) {
 	return calib.Apply(e.l.Files.Config, e.l.Weights, r, opts)
 }
 
+// evaluate measures a run's perplexity; with eval.kl, a quantised run is
+// compared with the float model instead, which gives the same perplexity
+// and the KL statistics.
 func (e *executor) evaluate(rr *RunResult, m *runtime.Model, start time.Time) error {
 	n := len(eval.Windows(e.ids, e.c.Eval.SeqLen, e.c.Eval.MaxWindows))
-	bar := progress.New(n, "eval", e.o.Quiet)
+	compare := e.c.Eval.KL && rr.Kind != "baseline"
+	label := "eval"
+	if compare {
+		label = "compare"
+	}
+	bar := progress.New(n, label, e.o.Quiet)
 	t0 := time.Now()
-	r, err := eval.PerplexityContext(e.ctx, m, e.ids, e.c.Eval.SeqLen, e.c.Eval.MaxWindows, func(done, total int) {
-		bar.Set(done, fmt.Sprintf("eval %.0f tok/s", float64(done*e.c.Eval.SeqLen)/time.Since(t0).Seconds()))
-	})
+	show := func(done, total int) {
+		bar.Set(done, fmt.Sprintf("%s %.0f tok/s", label, float64(done*e.c.Eval.SeqLen)/time.Since(t0).Seconds()))
+	}
+	var err error
+	if compare {
+		err = e.compare(rr, m, show)
+	} else {
+		err = e.perplexity(rr, m, show)
+	}
 	bar.Finish()
 	if err != nil {
 		return err
 	}
-	rr.PPL, rr.MeanNLL = r.PPL, r.MeanNLL
 	rr.WallSeconds = time.Since(start).Seconds()
+	return nil
+}
+
+func (e *executor) perplexity(rr *RunResult, m *runtime.Model, show eval.Progress) error {
+	r, err := eval.PerplexityContext(e.ctx, m, e.ids, e.c.Eval.SeqLen, e.c.Eval.MaxWindows, show)
+	if err != nil {
+		return err
+	}
+	rr.PPL, rr.MeanNLL = r.PPL, r.MeanNLL
+	if e.c.Eval.KL {
+		// The float model against itself: KL 0 and agreement 1 exactly.
+		rr.KLStats = &eval.KLStats{Positions: r.Windows * (r.SeqLen - 1), Top1Agreement: 1}
+	}
+	return nil
+}
+
+// compare evaluates m against the float model (the baseline run's model).
+func (e *executor) compare(rr *RunResult, m *runtime.Model, show eval.Progress) error {
+	r, err := eval.CompareContext(e.ctx, m, e.l.Model, e.ids, e.c.Eval.SeqLen, e.c.Eval.MaxWindows, show)
+	if err != nil {
+		return err
+	}
+	rr.PPL, rr.MeanNLL = r.PPL, r.MeanNLL
+	rr.KLStats = &r.KLStats
 	return nil
 }
 

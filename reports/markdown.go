@@ -83,7 +83,12 @@ func markdown(dir string, d *data, figs []figureResult) string {
 	if len(d.all) == 0 {
 		p("No runs in results.json.\n\n")
 	} else {
-		t := table.New("run", "kind", "precision", "bytes", "MB", "reduction", "ppl", "Δ ppl", "wall s")
+		header := []string{"run", "kind", "precision", "bytes", "MB", "reduction", "ppl", "Δ ppl"}
+		withKL := hasKL(d.all)
+		if withKL {
+			header = append(header, "mean KL", "KL p99", "top-1")
+		}
+		t := table.New(append(header, "wall s")...)
 		for _, run := range d.all {
 			delta := fmt.Sprintf("%+.4f", run.DeltaPPL)
 			if run.Kind == "baseline" {
@@ -92,11 +97,19 @@ func markdown(dir string, d *data, figs []figureResult) string {
 			if !finite(run.PPL) {
 				delta = "—"
 			}
-			t.Row("`"+run.Name+"`", run.Kind, precisionSummary(run), units.Commas(run.TotalBytes), fmt.Sprintf("%.3f", float64(run.TotalBytes)/units.MB),
-				units.Percent(run.Reduction), fmtPPL4(run.PPL), delta, fmt.Sprintf("%.1f", run.WallSeconds))
+			row := []any{"`" + run.Name + "`", run.Kind, precisionSummary(run), units.Commas(run.TotalBytes), fmt.Sprintf("%.3f", float64(run.TotalBytes)/units.MB),
+				units.Percent(run.Reduction), fmtPPL4(run.PPL), delta}
+			if withKL {
+				row = append(row, klCells(run)...)
+			}
+			t.Row(append(row, fmt.Sprintf("%.1f", run.WallSeconds))...)
 		}
 		t.Markdown(&b)
-		p("\nMB = 10^6 bytes (exact stored bytes: codes, scales, zero points and auxiliary tensors); reduction = 1 − bytes / baseline bytes; Δ ppl = ppl − baseline ppl; precision lists the quantised categories by precision (`g128` = groups of 128 inputs, symmetric with fp16 scales unless it says otherwise).\n\n")
+		p("\nMB = 10^6 bytes (exact stored bytes: codes, scales, zero points and auxiliary tensors); reduction = 1 − bytes / baseline bytes; Δ ppl = ppl − baseline ppl; precision lists the quantised categories by precision (`g128` = groups of 128 inputs, symmetric with fp16 scales unless it says otherwise).")
+		if withKL {
+			p(" Mean KL = mean over the scored positions of KL(P_baseline ‖ P_run) in nats, KL p99 its 99th percentile, top-1 = share of positions where both models' most likely token agrees.")
+		}
+		p("\n\n")
 	}
 
 	// Figures.
@@ -367,6 +380,24 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// hasKL reports whether any run carries KL statistics (eval.kl).
+func hasKL(runs []*experiments.RunResult) bool {
+	for _, r := range runs {
+		if r.KLStats != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// klCells are a run's mean KL, KL p99 and top-1 agreement, or dashes.
+func klCells(r *experiments.RunResult) []any {
+	if r.KLStats == nil {
+		return []any{"—", "—", "—"}
+	}
+	return []any{fmt.Sprintf("%.5f", r.MeanKL), fmt.Sprintf("%.5f", r.KLP99), units.Percent(r.Top1Agreement)}
 }
 
 // fmtPPL4 writes a perplexity with four decimals for tables.

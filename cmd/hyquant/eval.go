@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ type evalOptions struct {
 	maxWindows int
 	threads    int
 	weights    string
+	baseline   string
 	asJSON     bool
 }
 
@@ -54,11 +56,37 @@ own (llama.cpp's llama-perplexity uses another: raw file, BOS, second-half
 scoring; its numbers do not compare with these).
 
 --text takes another file (or an embedded text: ` + strings.Join(datasets.Names(), ", ") + `).
-Files are read as plain text; --protocol wikitext applies the row joining.`,
+Files are read as plain text; --protocol wikitext applies the row joining.
+
+--baseline M0 compares the model with a baseline model (usually the
+unquantised one; loaded with the same --weights, and it must tokenise the text
+the same way) on the same windows. At every position the protocol scores
+(positions 0..seq_len-2 of each window, each predicting the next token:
+seq_len-1 positions per window) both models' logits become log-probabilities
+(log-softmax, in float64) and are compared:
+
+  KL           = sum over the vocabulary of p_base(v)*(log p_base(v) - log p_model(v)),
+                 in nats: KL(P_base || P_model), the direction of llama.cpp's
+                 llama-perplexity --kl-divergence (whose base is the unquantised model)
+  mean KL      = the mean over positions, +- sqrt((E[KL^2] - E[KL]^2)/(n-1)) (0 for n <= 10)
+  percentiles  = of the sorted per-position KL, interpolated linearly at
+                 fraction*(n-1): median (the mean of the two middle values for
+                 an even n), 90%, 99%, 99.9%, and the maximum
+  top-1 agree  = the share of positions where both models' most likely token
+                 is the same (ties go to the lowest token id), +- sqrt(p(1-p)/(n-1))
+  ppl, ppl_base, delta ppl = ppl - ppl_base, ratio = ppl / ppl_base: each
+                 perplexity under the protocol above, equal to plain eval's
+
+llama.cpp scores only the second half of each chunk (after a BOS; it stores
+the base log-probabilities in 16 bits and leaves vocabulary entries with
+log p_base <= -16 out of the sum); hyquant scores all seq_len-1 targets of
+each window, without either approximation, so the numbers are comparable in
+definition, not in positions.`,
 		Example: `  hyquant eval                                   # mini, full WikiText-2 test, seq_len 1024
   hyquant eval --seq-len 512 --max-windows 50 --json
   hyquant eval --model out/mini-seed --text notes.txt
-  hyquant eval --model nemotron-h-mini.Q4_K_M.gguf   # a file llama-quantize wrote`,
+  hyquant eval --model nemotron-h-mini.Q4_K_M.gguf   # a file llama-quantize wrote
+  hyquant eval --model out/mini-seed --baseline nemotron-h-mini --max-windows 16   # KL against the float model`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEval(cmd.OutOrStdout(), o)
@@ -72,6 +100,7 @@ Files are read as plain text; --protocol wikitext applies the row joining.`,
 	f.IntVar(&o.maxWindows, "max-windows", 0, "evaluate only the first K windows (0 = all)")
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (0 = all cores)")
 	f.StringVar(&o.weights, "weights", "auto", "how float weights are held: auto, f32 (converted) or mapped (bf16 from the mapped file)")
+	f.StringVar(&o.baseline, "baseline", "", "compare with this model (directory, GGUF file or embedded name): KL divergence, top-1 agreement, both perplexities")
 	f.BoolVar(&o.asJSON, "json", false, "write JSON instead of text")
 	return cmd
 }
@@ -146,6 +175,9 @@ func runEval(w io.Writer, o evalOptions) error {
 	}
 	defer l.Close()
 	ids := l.Tokenizer.Encode(body)
+	if o.baseline != "" {
+		return runCompare(w, o, mode, text, body, l, ids)
+	}
 
 	windows := len(eval.Windows(ids, o.seqLen, o.maxWindows))
 	bar := progress.New(windows, "eval", o.asJSON)
@@ -169,4 +201,65 @@ func runEval(w io.Writer, o evalOptions) error {
 	fmt.Fprintf(w, "Time:         %.1f s for %s tokens, %.0f tokens/s on %d threads\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS, out.Threads)
 	fmt.Fprintf(w, "Peak memory:  %s resident\n", units.Both(out.PeakRSS))
 	return nil
+}
+
+// evalKLJSON is eval --baseline's JSON: the model's perplexity fields, the
+// baseline's, and the KL statistics.
+type evalKLJSON struct {
+	evalJSON
+	Baseline       string  `json:"baseline"`
+	BaselineFormat string  `json:"baseline_format"`
+	PPLBase        float64 `json:"ppl_base"`
+	MeanNLLBase    float64 `json:"mean_nll_base"`
+	DeltaPPL       float64 `json:"delta_ppl"` // ppl - ppl_base
+	PPLRatio       float64 `json:"ppl_ratio"` // ppl / ppl_base
+	eval.KLStats
+}
+
+// runCompare is eval --baseline: the model against the baseline on the
+// same windows.
+func runCompare(w io.Writer, o evalOptions, mode hqruntime.WeightMode, text datasets.Text, body string, l *hqruntime.Loaded, ids []int) error {
+	b, err := hqruntime.OpenModel(o.baseline, mode)
+	if err != nil {
+		return fmt.Errorf("--baseline: %w", err)
+	}
+	defer b.Close()
+	if !slices.Equal(b.Tokenizer.Encode(body), ids) {
+		return fmt.Errorf("--baseline %s tokenises the text differently from the model: they cannot be compared position by position", b.Files.Describe())
+	}
+	windows := len(eval.Windows(ids, o.seqLen, o.maxWindows))
+	bar := progress.New(windows, "compare", o.asJSON)
+	started := time.Now()
+	r, err := eval.Compare(l.Model, b.Model, ids, o.seqLen, o.maxWindows, func(done, total int) {
+		bar.Set(done, fmt.Sprintf("compare %.0f tok/s", float64(done*o.seqLen)/time.Since(started).Seconds()))
+	})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	out := evalKLJSON{
+		evalJSON: evalJSON{Model: l.Files.Describe(), Format: l.Format, Text: text.Name, PPL: r.PPL, MeanNLL: r.MeanNLL, Tokens: r.Tokens, TextTokens: r.TextTokens,
+			Windows: r.Windows, SeqLen: r.SeqLen, Seconds: r.Seconds, TokensPerS: r.TokensPerS, PeakRSS: sysinfo.PeakRSS(), Threads: runtime.GOMAXPROCS(0)},
+		Baseline: b.Files.Describe(), BaselineFormat: b.Format, PPLBase: r.PPLBase, MeanNLLBase: r.MeanNLLBase, DeltaPPL: r.DeltaPPL, PPLRatio: r.PPLRatio,
+		KLStats: r.KLStats,
+	}
+	if o.asJSON {
+		return writeJSON(w, out)
+	}
+	printCompare(w, out)
+	return nil
+}
+
+func printCompare(w io.Writer, out evalKLJSON) {
+	fmt.Fprintf(w, "Model:        %s (%s weights)\n", out.Model, out.Format)
+	fmt.Fprintf(w, "Baseline:     %s (%s weights)\n", out.Baseline, out.BaselineFormat)
+	fmt.Fprintf(w, "Text:         %s, %s tokens\n", out.Text, units.Commas(int64(out.TextTokens)))
+	fmt.Fprintf(w, "Windows:      %d x %d tokens (non-overlapping, tail dropped), %s positions compared\n", out.Windows, out.SeqLen, units.Commas(int64(out.Positions)))
+	fmt.Fprintf(w, "Perplexity:   %.4f (mean nll %.6f), baseline %.4f (mean nll %.6f)\n", out.PPL, out.MeanNLL, out.PPLBase, out.MeanNLLBase)
+	fmt.Fprintf(w, "Δ ppl:        %+.4f (ratio %.6f)\n", out.DeltaPPL, out.PPLRatio)
+	fmt.Fprintf(w, "Mean KL:      %.6f ± %.6f nats, KL(P_base || P_model)\n", out.MeanKL, out.MeanKLSE)
+	fmt.Fprintf(w, "KL quantiles: median %.6f, 90%% %.6f, 99%% %.6f, 99.9%% %.6f, max %.6f\n", out.KLMedian, out.KLP90, out.KLP99, out.KLP999, out.KLMax)
+	fmt.Fprintf(w, "Top-1 agree:  %.3f ± %.3f %%\n", 100*out.Top1Agreement, 100*out.Top1AgreementSE)
+	fmt.Fprintf(w, "Time:         %.1f s for %s tokens through both models, %.0f tokens/s on %d threads\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS, out.Threads)
+	fmt.Fprintf(w, "Peak memory:  %s resident\n", units.Both(out.PeakRSS))
 }
