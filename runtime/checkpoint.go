@@ -44,6 +44,8 @@ type memTensor struct {
 	info safetensors.TensorInfo
 	file string
 	load func() ([]byte, error)
+	// transient tensors are produced again at every read, never kept.
+	transient bool
 
 	once sync.Once
 	data []byte
@@ -51,13 +53,19 @@ type memTensor struct {
 }
 
 func (m *memTensor) bytes() ([]byte, error) {
-	m.once.Do(func() {
-		m.data, m.err = m.load()
-		if m.err == nil && int64(len(m.data)) != m.info.Bytes() {
-			m.err = &CheckpointError{File: m.file, Msg: fmt.Sprintf("tensor %q: %d bytes, want %d", m.info.Name, len(m.data), m.info.Bytes())}
-		}
-	})
+	if m.transient {
+		return m.produce()
+	}
+	m.once.Do(func() { m.data, m.err = m.produce() })
 	return m.data, m.err
+}
+
+func (m *memTensor) produce() ([]byte, error) {
+	b, err := m.load()
+	if err == nil && int64(len(b)) != m.info.Bytes() {
+		err = &CheckpointError{File: m.file, Msg: fmt.Sprintf("tensor %q: %d bytes, want %d", m.info.Name, len(b), m.info.Bytes())}
+	}
+	return b, err
 }
 
 func (r tensorRef) path() string {
