@@ -13,8 +13,13 @@ import "math"
 // least-squares scale; 15 more inverse scales (itry-127)/max, itry in
 // -7..7, may give a better one. d is stored as binary16 and every value
 // takes the nearest entry of x/d, d unrounded.
+//
+// The Rounder codes a value the same way: the nearest entry of x/d.
 
-func init() { registerQuantizer(IQ4_NL, quantizeIQ4_NL) }
+func init() {
+	registerQuantizer(IQ4_NL, quantizeIQ4_NL)
+	registerRounder(IQ4_NL, newRounderIQ4_NL)
+}
 
 func quantizeIQ4_NL(dst []byte, src []float32, imatrix []float32) {
 	nb := len(src) / 32
@@ -23,11 +28,27 @@ func quantizeIQ4_NL(dst []byte, src []float32, imatrix []float32) {
 		if imatrix != nil {
 			qw = imatrix[i*32 : i*32+32]
 		}
-		quantizeBlockIQ4_NL((*[iq4_NLBytes]byte)(dst[i*iq4_NLBytes:]), (*[32]float32)(src[i*32:]), qw)
+		fitIQ4_NL((*[iq4_NLBytes]byte)(dst[i*iq4_NLBytes:]), (*[32]float32)(src[i*32:]), qw)
 	}
 }
 
-func quantizeBlockIQ4_NL(b *[iq4_NLBytes]byte, x *[32]float32, qw []float32) {
+// fitIQ4_NL quantises one block and returns the 1/d (of the unrounded d)
+// its codes are taken with.
+func fitIQ4_NL(b *[iq4_NLBytes]byte, x *[32]float32, qw []float32) (id float32) {
+	d := iq4NLBlockScale(x, qw)
+	legacyPutHalf(b[0:2], legacyFP32ToFP16(d))
+	if d != 0 {
+		id = 1 / d
+	}
+	for j := 0; j < 16; j++ {
+		b[2+j] = bestIndexIQ4NL(float32(id*x[j])) | bestIndexIQ4NL(float32(id*x[j+16]))<<4
+	}
+	return id
+}
+
+// iq4NLBlockScale is the scale search of quantize_row_iq4_nl_impl for one
+// block of 32 on its own: the unrounded d.
+func iq4NLBlockScale(x *[32]float32, qw []float32) float32 {
 	const ntry = 7
 	values := &kvaluesIQ4NL
 
@@ -35,7 +56,9 @@ func quantizeBlockIQ4_NL(b *[iq4_NLBytes]byte, x *[32]float32, qw []float32) {
 	for _, v := range x {
 		sigma2 += float32(v * v)
 	}
-	sigma2 *= 2.0 / 32
+	// Rounded here: Go may otherwise fuse this product into an FMA with
+	// the sigma2 + x² below (arm64 did).
+	sigma2 = float32(sigma2 * (2.0 / 32))
 
 	var w [32]float32
 	if qw != nil {
@@ -86,14 +109,24 @@ func quantizeBlockIQ4_NL(b *[iq4_NLBytes]byte, x *[32]float32, qw []float32) {
 			}
 		}
 	}
-	legacyPutHalf(b[0:2], legacyFP32ToFP16(d))
-	var id float32
-	if d != 0 {
-		id = 1 / d
-	}
-	for j := 0; j < 16; j++ {
-		b[2+j] = bestIndexIQ4NL(float32(id*x[j])) | bestIndexIQ4NL(float32(id*x[j+16]))<<4
-	}
+	return d
+}
+
+// rounderIQ4_NL is IQ4_NL's Rounder: the fitted block's 1/d and stored d.
+type rounderIQ4_NL struct{ id, d float32 }
+
+func newRounderIQ4_NL(_, _ []float32) Rounder { return new(rounderIQ4_NL) }
+
+func (r *rounderIQ4_NL) Fit(dst []byte, _ int, x, imatrix []float32) {
+	b := (*[iq4_NLBytes]byte)(dst)
+	r.id = fitIQ4_NL(b, (*[32]float32)(x), imatrix)
+	r.d = halfToFloat(le16(b[0:]))
+}
+
+func (r *rounderIQ4_NL) Round(dst []byte, j int, x float32) float32 {
+	q := bestIndexIQ4NL(float32(r.id * x))
+	legacyPutNibble(dst[2:18], j, q)
+	return r.d * float32(kvaluesIQ4NL[q])
 }
 
 // bestIndexIQ4NL is best_index_int8(16, kvalues_iq4nl, x): the index

@@ -503,22 +503,121 @@ func kPackScalesMins6(dst []byte, ls, lm *[8]uint8) {
 	}
 }
 
-// kRequantAsym re-rounds the values of Q4_K/Q5_K sub-blocks of 32 with the
-// final stored scales: l = nearest_int((x + dmin·m)/(d·sc)) clamped to
-// 0..nmax; sub-blocks whose d·sc is zero keep the levels they have.
-func kRequantAsym(L []uint8, x []float32, scales []byte, d, dmin float32, nmax int32) {
-	sc, mn := kScalesMins((*[12]byte)(scales[:12]))
-	for j := 0; j < QK_K/32; j++ {
-		dd := float32(d * float32(sc[j]))
-		if dd == 0 {
-			continue
-		}
-		dm := float32(dmin * float32(mn[j]))
-		for ii := 0; ii < 32; ii++ {
-			l := kNearestInt((x[32*j+ii] + dm) / dd)
-			L[32*j+ii] = uint8(kClamp(l, 0, nmax))
+// kSubs holds what the final step of a K-quant's quantiser rounds with,
+// taken from the stored block: per sub-block the scale dd = d·sc and, for
+// the types with a minimum (Q2_K, Q4_K, Q5_K), dm = dmin·m, each the
+// float32 product the dequantiser forms. Every value of a sub-block with
+// dd ≠ 0 is re-rounded to nearest_int((x + dm)/dd) (x/dd for the
+// symmetric Q3_K and Q6_K) clamped to lo..hi; its code is the level less
+// lo. llama.cpp skips the sub-blocks whose dd is 0: their values keep the
+// codes of the sub-block's scale search, and all dequantise alike.
+type kSubs struct {
+	dd, dm [QK_K / 16]float32
+	shift  uint  // sub-block of value j: j >> shift (sub-blocks of 16 or 32)
+	lo, hi int32 // the levels: 0..nmax, or -4..3 (Q3_K), -32..31 (Q6_K)
+}
+
+// level is the code the re-rounding gives value x at j; ok is false in a
+// sub-block that llama.cpp does not re-round.
+func (s *kSubs) level(j int, x float32) (q uint8, ok bool) {
+	k := j >> s.shift
+	dd := s.dd[k]
+	if dd == 0 {
+		return 0, false
+	}
+	var f float32
+	if s.lo == 0 {
+		f = (x + s.dm[k]) / dd
+	} else {
+		f = x / dd
+	}
+	return uint8(kLevel(f, s.lo, s.hi) - s.lo), true
+}
+
+// requant re-rounds the values x of a super-block into codes, as the
+// quantisers' last step does.
+func (s *kSubs) requant(codes *[QK_K]uint8, x []float32) {
+	for j, v := range x[:QK_K] {
+		if q, ok := s.level(j, v); ok {
+			codes[j] = q
 		}
 	}
+}
+
+// value is what code q at j dequantises to: dd·q - dm for the types with
+// a minimum, dd·(q + lo) for the symmetric ones.
+func (s *kSubs) value(j int, q uint8) float32 {
+	k := j >> s.shift
+	if s.lo < 0 {
+		return s.dd[k] * float32(int32(q)+s.lo)
+	}
+	return float32(s.dd[k]*float32(q)) - s.dm[k]
+}
+
+// kLevel is MAX(lo, MIN(hi, nearest_int(f))), except that a finite f too
+// large for nearest_int's trick (|f| >= 2^22, which llama.cpp asserts
+// against) saturates instead of giving a wrapped-around level.
+func kLevel(f float32, lo, hi int32) int32 {
+	switch {
+	case f >= 0x1p22 && f <= math.MaxFloat32:
+		return hi
+	case f <= -0x1p22 && f >= -math.MaxFloat32:
+		return lo
+	}
+	return kClamp(kNearestInt(f), lo, hi)
+}
+
+// kFitFunc quantises super-block b of values x (importance weights qw or
+// nil), leaving in codes the final codes of its values and in s what
+// they were re-rounded with.
+type kFitFunc func(b []byte, x, qw []float32, codes *[QK_K]uint8, s *kSubs)
+
+// kQuantizeRow quantises a row super-block by super-block with fit.
+func kQuantizeRow(name string, dst []byte, src, imatrix []float32, blockBytes int, fit kFitFunc) {
+	nb := kCheckRow(name, dst, src, imatrix, blockBytes)
+	var codes [QK_K]uint8
+	var s kSubs
+	for i := 0; i < nb; i++ {
+		var qw []float32
+		if imatrix != nil {
+			qw = imatrix[i*QK_K : (i+1)*QK_K]
+		}
+		fit(dst[i*blockBytes:(i+1)*blockBytes], src[i*QK_K:(i+1)*QK_K], qw, &codes, &s)
+	}
+}
+
+// kPack stores the codes of a super-block with put.
+func kPack(b []byte, codes *[QK_K]uint8, put func(b []byte, j int, q uint8)) {
+	for j, q := range codes {
+		put(b, j, q)
+	}
+}
+
+// kRounder is the Rounder of Q2_K … Q6_K: Fit runs the type's fit, Round
+// re-rounds one value as its last step does and stores the code with put
+// (leaving the fitted code in a sub-block llama.cpp does not re-round).
+type kRounder struct {
+	fit   kFitFunc
+	put   func(b []byte, j int, q uint8)
+	codes [QK_K]uint8
+	s     kSubs
+}
+
+func (r *kRounder) Fit(dst []byte, _ int, x, imatrix []float32) {
+	r.fit(dst, x, imatrix, &r.codes, &r.s)
+}
+
+func (r *kRounder) Round(dst []byte, j int, x float32) float32 {
+	if q, ok := r.s.level(j, x); ok {
+		r.codes[j] = q
+		r.put(dst, j, q)
+	}
+	return r.s.value(j, r.codes[j])
+}
+
+// kNewRounder returns a constructor of kRounders for registerRounder.
+func kNewRounder(fit kFitFunc, put func(b []byte, j int, q uint8)) func(row, imatrix []float32) Rounder {
+	return func(_, _ []float32) Rounder { return &kRounder{fit: fit, put: put} }
 }
 
 // kSumSquares is the float32 sum of x² in order, as llama.cpp's loops.

@@ -14,24 +14,34 @@ package ggml
 // super-block's mean square, make_qkx3_quants (37 steps from -0.9 by
 // 0.05, squared error); the scales and mins go through make_qp_quants
 // weighted by each sub-block's summed weight; then re-rounding as above.
+//
+// The Rounder re-rounds a value as that last step does (kSubs):
+// nearest_int((x + dmin·m)/(d·sc)) clamped to 0..3.
 
-func init() { registerQuantizer(Q2_K, quantizeQ2_K) }
-
-func quantizeQ2_K(dst []byte, src []float32, imatrix []float32) {
-	nb := kCheckRow("q2_K", dst, src, imatrix, q2_KBytes)
-	for i := 0; i < nb; i++ {
-		x := src[i*QK_K : (i+1)*QK_K]
-		b := dst[i*q2_KBytes : (i+1)*q2_KBytes]
-		if imatrix == nil {
-			kQuantizeBlockQ2_KRef(b, x)
-		} else {
-			kQuantizeBlockQ2_KImpl(b, x, imatrix[i*QK_K:(i+1)*QK_K])
-		}
-	}
+func init() {
+	registerQuantizer(Q2_K, quantizeQ2_K)
+	registerRounder(Q2_K, kNewRounder(fitQ2_K, putCodeQ2_K))
 }
 
-func kQuantizeBlockQ2_KRef(b []byte, x []float32) {
-	var L [QK_K]uint8
+func quantizeQ2_K(dst []byte, src []float32, imatrix []float32) {
+	kQuantizeRow("q2_K", dst, src, imatrix, q2_KBytes, fitQ2_K)
+}
+
+// fitQ2_K is Q2_K's kFitFunc.
+func fitQ2_K(b []byte, x, qw []float32, codes *[QK_K]uint8, s *kSubs) {
+	if qw == nil {
+		kScalesQ2_KRef(b, x, codes)
+	} else {
+		kScalesQ2_KImpl(b, x, qw, codes)
+	}
+	*s = kSubsQ2_K(b)
+	s.requant(codes, x)
+	kPack(b, codes, putCodeQ2_K)
+}
+
+// kScalesQ2_KRef is quantize_row_q2_K_ref up to the re-rounding: it
+// stores d, dmin and the scales and leaves the search's levels in L.
+func kScalesQ2_KRef(b []byte, x []float32, L *[QK_K]uint8) {
 	var laux [16]uint8
 	var weights [16]float32
 	var mins, scales [QK_K / 16]float32
@@ -75,12 +85,10 @@ func kQuantizeBlockQ2_KRef(b []byte, x []float32) {
 	} else {
 		kPut16(b[82:], kFP32ToFP16(0))
 	}
-	kRequantQ2_K(b, x, &L)
-	kPackQ2(b[16:80], &L)
 }
 
-func kQuantizeBlockQ2_KImpl(b []byte, x, qw []float32) {
-	var L [QK_K]uint8
+// kScalesQ2_KImpl is quantize_row_q2_K_impl up to the re-rounding.
+func kScalesQ2_KImpl(b []byte, x, qw []float32, L *[QK_K]uint8) {
 	var laux [16]uint8
 	var mins, scales, sw [QK_K / 16]float32
 	var weight [16]float32
@@ -104,34 +112,23 @@ func kQuantizeBlockQ2_KImpl(b []byte, x, qw []float32) {
 	for j := 0; j < QK_K/16; j++ {
 		b[j] = Ls[j] | Lm[j]<<4
 	}
-	kRequantQ2_K(b, x, &L)
-	kPackQ2(b[16:80], &L)
 }
 
-// kRequantQ2_K re-rounds every sub-block of 16 whose stored scale is
-// non-zero with the stored (binary16) d, dmin and 4-bit scale and min.
-func kRequantQ2_K(b []byte, x []float32, L *[QK_K]uint8) {
+// kSubsQ2_K reads the sub-block scales of a Q2_K super-block: the binary16
+// d and dmin times the 4-bit scale and min of each sub-block of 16.
+func kSubsQ2_K(b []byte) kSubs {
+	s := kSubs{shift: 4, lo: 0, hi: 3}
 	d := halfToFloat(le16(b[80:]))
 	dmin := halfToFloat(le16(b[82:]))
 	for j := 0; j < QK_K/16; j++ {
-		dd := float32(d * float32(b[j]&0x0f))
-		if dd == 0 {
-			continue
-		}
-		dm := float32(dmin * float32(b[j]>>4))
-		for ii := 0; ii < 16; ii++ {
-			l := kNearestInt((x[16*j+ii] + dm) / dd)
-			L[16*j+ii] = uint8(kClamp(l, 0, 3))
-		}
+		s.dd[j] = float32(d * float32(b[j]&0x0f))
+		s.dm[j] = float32(dmin * float32(b[j]>>4))
 	}
+	return s
 }
 
-// kPackQ2 packs 256 2-bit levels four to a byte: in each half of 128,
+// putCodeQ2_K stores the 2-bit code of value j: in each half of 128,
 // byte l holds values l, l+32, l+64, l+96 from the low bits up.
-func kPackQ2(qs []byte, L *[QK_K]uint8) {
-	for j := 0; j < QK_K; j += 128 {
-		for l := 0; l < 32; l++ {
-			qs[j/4+l] = L[j+l] | L[j+l+32]<<2 | L[j+l+64]<<4 | L[j+l+96]<<6
-		}
-	}
+func putCodeQ2_K(b []byte, j int, q uint8) {
+	setBits(b[16:80], 32*(j/128)+j%32, uint(j%128/32)*2, 2, q)
 }

@@ -13,24 +13,42 @@ package ggml
 // super-block's mean square) and make_qx_quants; the scales are themselves
 // quantised by make_qx_quants (levels -32..31) weighted by each
 // sub-block's summed weight; then re-rounding as above.
+//
+// The Rounder re-rounds a value as that last step does (kSubs):
+// nearest_int(x/(d·sc)) clamped to -4..3. In a sub-block whose stored
+// scale is 0 llama.cpp keeps the search's levels, which for the reference
+// path make_q3_quants has refined one value at a time against the others
+// (not a per-value rounding); all dequantise to 0 there.
 
-func init() { registerQuantizer(Q3_K, quantizeQ3_K) }
-
-func quantizeQ3_K(dst []byte, src []float32, imatrix []float32) {
-	nb := kCheckRow("q3_K", dst, src, imatrix, q3_KBytes)
-	for i := 0; i < nb; i++ {
-		x := src[i*QK_K : (i+1)*QK_K]
-		b := dst[i*q3_KBytes : (i+1)*q3_KBytes]
-		if imatrix == nil {
-			kQuantizeBlockQ3_KRef(b, x)
-		} else {
-			kQuantizeBlockQ3_KImpl(b, x, imatrix[i*QK_K:(i+1)*QK_K])
-		}
-	}
+func init() {
+	registerQuantizer(Q3_K, quantizeQ3_K)
+	registerRounder(Q3_K, kNewRounder(fitQ3_K, putCodeQ3_K))
 }
 
-func kQuantizeBlockQ3_KRef(b []byte, x []float32) {
+func quantizeQ3_K(dst []byte, src []float32, imatrix []float32) {
+	kQuantizeRow("q3_K", dst, src, imatrix, q3_KBytes, fitQ3_K)
+}
+
+// fitQ3_K is Q3_K's kFitFunc.
+func fitQ3_K(b []byte, x, qw []float32, codes *[QK_K]uint8, s *kSubs) {
 	var L [QK_K]int8
+	if qw == nil {
+		kScalesQ3_KRef(b, x, &L)
+	} else {
+		kScalesQ3_KImpl(b, x, qw, &L)
+	}
+	for j, l := range L {
+		codes[j] = uint8(l)
+	}
+	*s = kSubsQ3_K(b)
+	s.requant(codes, x)
+	kPack(b, codes, putCodeQ3_K)
+}
+
+// kScalesQ3_KRef is quantize_row_q3_K_ref up to the re-rounding: it
+// stores d and the scales and leaves the search's levels (offset by 4)
+// in L.
+func kScalesQ3_KRef(b []byte, x []float32, L *[QK_K]int8) {
 	var scales [QK_K / 16]float32
 
 	var maxScale, amax float32
@@ -57,12 +75,10 @@ func kQuantizeBlockQ3_KRef(b []byte, x []float32) {
 	} else {
 		kPut16(b[108:], kFP32ToFP16(0))
 	}
-	kRequantQ3_K(b, x, &L)
-	kPackQ3(b, &L)
 }
 
-func kQuantizeBlockQ3_KImpl(b []byte, x, qw []float32) {
-	var L [QK_K]int8
+// kScalesQ3_KImpl is quantize_row_q3_K_impl up to the re-rounding.
+func kScalesQ3_KImpl(b []byte, x, qw []float32, L *[QK_K]int8) {
 	var scales, sw [QK_K / 16]float32
 	var weight [16]float32
 	var Ls [QK_K / 16]int8
@@ -90,8 +106,6 @@ func kQuantizeBlockQ3_KImpl(b []byte, x, qw []float32) {
 		kPutScaleQ3(sc, j, Ls[j])
 	}
 	kPut16(b[108:], kFP32ToFP16(dBlock))
-	kRequantQ3_K(b, x, &L)
-	kPackQ3(b, &L)
 }
 
 // kPutScaleQ3 stores sub-block j's 6-bit scale l (offset by 32) in Q3_K's
@@ -108,55 +122,22 @@ func kPutScaleQ3(sc []byte, j int, l int8) {
 	sc[j%4+8] |= uint8(int32(l) << (2 * (j / 4)))
 }
 
-// kRequantQ3_K re-rounds every sub-block of 16 whose stored scale is
-// non-zero with the stored d and 6-bit scale: levels -4..3, kept offset
-// by 4 in L.
-func kRequantQ3_K(b []byte, x []float32, L *[QK_K]int8) {
-	sc := b[96:108]
+// kSubsQ3_K reads the sub-block scales of a Q3_K super-block: the binary16
+// d times each sub-block's 6-bit scale less 32.
+func kSubsQ3_K(b []byte) kSubs {
+	s := kSubs{shift: 4, lo: -4, hi: 3}
+	sc := q3KScales((*[12]byte)(b[96:108]))
 	d := halfToFloat(le16(b[108:]))
-	for j := 0; j < QK_K/16; j++ {
-		var s int8
-		if j < 8 {
-			s = int8(sc[j] & 0x0f)
-		} else {
-			s = int8(sc[j-8] >> 4)
-		}
-		s = int8((int32(s) | int32(sc[8+j%4]>>(2*(j/4))&3)<<4) - 32)
-		dd := float32(d * float32(s))
-		if dd == 0 {
-			continue
-		}
-		for ii := 0; ii < 16; ii++ {
-			l := kNearestInt(x[16*j+ii] / dd)
-			L[16*j+ii] = int8(kClamp(l, -4, 3) + 4)
-		}
+	for j := range sc {
+		s.dd[j] = float32(d * float32(sc[j]))
 	}
+	return s
 }
 
-// kPackQ3 writes hmask (bit 2 of each level: value v sets bit v/32 of
-// hmask byte v%32) and qs (the low 2 bits, packed as Q2_K's).
-func kPackQ3(b []byte, L *[QK_K]int8) {
-	hmask := b[0:32]
-	for k := range hmask {
-		hmask[k] = 0
-	}
-	m := 0
-	hm := uint8(1)
-	for j := 0; j < QK_K; j++ {
-		if L[j] > 3 {
-			hmask[m] |= hm
-			L[j] -= 4
-		}
-		m++
-		if m == QK_K/8 {
-			m = 0
-			hm <<= 1
-		}
-	}
-	qs := b[32:96]
-	for j := 0; j < QK_K; j += 128 {
-		for l := 0; l < 32; l++ {
-			qs[j/4+l] = uint8(L[j+l] | L[j+l+32]<<2 | L[j+l+64]<<4 | L[j+l+96]<<6)
-		}
-	}
+// putCodeQ3_K stores the 3-bit code q of value j: its low 2 bits in qs,
+// packed as Q2_K's, and its bit 2 (llama.cpp: level > 3) in bit j/32 of
+// hmask byte j%32.
+func putCodeQ3_K(b []byte, j int, q uint8) {
+	setBits(b[32:96], 32*(j/128)+j%32, uint(j%128/32)*2, 2, q)
+	setBits(b[0:32], j%32, uint(j/32), 1, q>>2)
 }

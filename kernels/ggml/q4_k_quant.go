@@ -14,32 +14,56 @@ package ggml
 // square), make_qkx3_quants (37 steps from -0.9 by 0.05); scales and mins
 // through make_qp_quants weighted by each sub-block's summed weight; then
 // re-rounding as above.
+//
+// The Rounder re-rounds a value as that last step does (kSubs):
+// nearest_int((x + dmin·m)/(d·sc)) clamped to 0..15.
 
-func init() { registerQuantizer(Q4_K, quantizeQ4_K) }
+func init() {
+	registerQuantizer(Q4_K, quantizeQ4_K)
+	registerRounder(Q4_K, kNewRounder(fitQ4_K, putCodeQ4_K))
+}
 
 func quantizeQ4_K(dst []byte, src []float32, imatrix []float32) {
-	nb := kCheckRow("q4_K", dst, src, imatrix, q4_KBytes)
-	for i := 0; i < nb; i++ {
-		x := src[i*QK_K : (i+1)*QK_K]
-		b := dst[i*q4_KBytes : (i+1)*q4_KBytes]
-		var L [QK_K]uint8
-		if imatrix == nil {
-			kScalesRefQ45(b, x, &L, 15, -1, 0.1, 20)
-		} else {
-			kScalesImplQ45(b, x, imatrix[i*QK_K:(i+1)*QK_K], &L, 15, false)
-		}
-		q := b[16:144]
-		for j := 0; j < QK_K; j += 64 {
-			for l := 0; l < 32; l++ {
-				q[j/2+l] = L[j+l] | L[j+l+32]<<4
-			}
-		}
+	kQuantizeRow("q4_K", dst, src, imatrix, q4_KBytes, fitQ4_K)
+}
+
+// fitQ4_K is Q4_K's kFitFunc.
+func fitQ4_K(b []byte, x, qw []float32, codes *[QK_K]uint8, s *kSubs) {
+	if qw == nil {
+		kScalesRefQ45(b, x, codes, 15, -1, 0.1, 20)
+	} else {
+		kScalesImplQ45(b, x, qw, codes, 15, false)
 	}
+	*s = kSubsQ45(b, 15)
+	s.requant(codes, x)
+	kPack(b, codes, putCodeQ4_K)
+}
+
+// putCodeQ4_K stores the 4-bit code of value j: byte 32c+l of qs holds
+// values 64c+l (low nibble) and 64c+32+l (high nibble).
+func putCodeQ4_K(b []byte, j int, q uint8) {
+	setBits(b[16:144], 32*(j/64)+j%32, uint(j/32%2)*4, 4, q)
+}
+
+// kSubsQ45 reads the sub-block scales of a Q4_K or Q5_K super-block (codes
+// 0..nmax): the binary16 d and dmin times each sub-block's 6-bit scale and
+// min.
+func kSubsQ45(b []byte, nmax int32) kSubs {
+	s := kSubs{shift: 5, lo: 0, hi: nmax}
+	d := halfToFloat(le16(b[0:]))
+	dmin := halfToFloat(le16(b[2:]))
+	sc, mn := kScalesMins((*[12]byte)(b[4:16]))
+	for j := range sc {
+		s.dd[j] = float32(d * float32(sc[j]))
+		s.dm[j] = float32(dmin * float32(mn[j]))
+	}
+	return s
 }
 
 // kScalesRefQ45 is the shared part of quantize_row_q4_K_ref and
-// quantize_row_q5_K_ref (nmax 15 or 31 and their search parameters): it
-// fills d, dmin and the scales field of block b and the re-rounded levels L.
+// quantize_row_q5_K_ref (nmax 15 or 31 and their search parameters) up
+// to the re-rounding: it fills d, dmin and the scales field of block b and
+// leaves the search's levels in L.
 func kScalesRefQ45(b []byte, x []float32, L *[QK_K]uint8, nmax int, rmin, rdelta float32, nstep int) {
 	var laux [32]uint8
 	var weights [32]float32
@@ -76,11 +100,11 @@ func kScalesRefQ45(b []byte, x []float32, L *[QK_K]uint8, nmax int, rmin, rdelta
 	kPackScalesMins6(b[4:16], &ls, &lm)
 	kPut16(b[0:], kFP32ToFP16(maxScale/63))
 	kPut16(b[2:], kFP32ToFP16(maxMin/63))
-	kRequantAsym(L[:], x, b[4:16], halfToFloat(le16(b[0:])), halfToFloat(le16(b[2:])), int32(nmax))
 }
 
 // kScalesImplQ45 is the shared part of quantize_row_q4_K_impl and
-// quantize_row_q5_K_impl with importance weights qw (one super-block's).
+// quantize_row_q5_K_impl with importance weights qw (one super-block's),
+// up to the re-rounding.
 // Q5_K clamps the 6-bit scales and mins to 63 (clamp63), Q4_K does not:
 // make_qp_quants caps its levels at 63 but a negative one would wrap in
 // its uint8_t, and then the two differ.
@@ -114,5 +138,4 @@ func kScalesImplQ45(b []byte, x, qw []float32, L *[QK_K]uint8, nmax int, clamp63
 	kPackScalesMins6(b[4:16], &ls, &lm)
 	kPut16(b[0:], kFP32ToFP16(dBlock))
 	kPut16(b[2:], kFP32ToFP16(mBlock))
-	kRequantAsym(L[:], x, b[4:16], halfToFloat(le16(b[0:])), halfToFloat(le16(b[2:])), int32(nmax))
 }

@@ -4,37 +4,60 @@ package ggml
 //
 // Without importance weights, quantize_row_q5_1_ref: per block of 32,
 // m = min, d = (max-min)/31, q = trunc((x-min)/d + 0.5) (no clamp: the
-// cast to uint8_t keeps the low byte).
+// cast to uint8_t keeps the low byte; a block's own values stay in 0..31).
 //
 // With them, quantize_row_q5_1_impl: weights imatrix[j]·sqrt(sigma2 + x²)
-// (sigma2 the row's mean square) and make_qkx3_quants(nmax 31).
+// (sigma2 the row's mean square) and make_qkx3_quants(nmax 31), whose
+// codes come from the winning candidate as Q4_1's.
+//
+// The Rounder codes a value as the block's quantiser coded its values
+// (legacyLevels), clamped to 0..31.
 
-func init() { registerQuantizer(Q5_1, quantizeQ5_1) }
+func init() {
+	registerQuantizer(Q5_1, quantizeQ5_1)
+	registerRounder(Q5_1, newRounderQ5_1)
+}
 
 func quantizeQ5_1(dst []byte, src []float32, imatrix []float32) {
-	nb := len(src) / 32
-	var L [32]uint8
-	if imatrix == nil {
-		for i := 0; i < nb; i++ {
-			b := (*[q5_1Bytes]byte)(dst[i*q5_1Bytes:])
-			x := (*[32]float32)(src[i*32:])
-			min, id := legacyMinMaxRef(b[0:4], x, 31)
-			for j, v := range x {
-				L[j] = uint8(legacyTrunc(float32((v-min)*id) + 0.5))
-			}
-			legacyPutLE32(b[4:8], legacyPackQ5(b[8:24], &L))
+	var sigma2 float32
+	if imatrix != nil {
+		sigma2 = legacySigma2(src)
+	}
+	for i := 0; i < len(src)/32; i++ {
+		var qw []float32
+		if imatrix != nil {
+			qw = imatrix[i*32 : i*32+32]
 		}
-		return
+		fitQ5_1((*[q5_1Bytes]byte)(dst[i*q5_1Bytes:]), (*[32]float32)(src[i*32:]), qw, sigma2)
 	}
-	sigma2 := legacySigma2(src)
-	var w [32]float32
-	for i := 0; i < nb; i++ {
-		b := (*[q5_1Bytes]byte)(dst[i*q5_1Bytes:])
-		x := src[i*32 : i*32+32]
-		legacyBlockWeights(&w, x, imatrix[i*32:], sigma2)
-		d, negMin := legacyMakeQkx3Quants(31, x, &L, &w)
-		legacyPutHalf(b[0:2], legacyFP32ToFP16(d))
-		legacyPutHalf(b[2:4], legacyFP32ToFP16(-negMin))
-		legacyPutLE32(b[4:8], legacyPackQ5(b[8:24], &L))
-	}
+}
+
+// fitQ5_1 quantises one block, with the row's sigma2 when weighted, and
+// returns how it coded the values.
+func fitQ5_1(b *[q5_1Bytes]byte, x *[32]float32, qw []float32, sigma2 float32) legacyLevels {
+	var L [32]uint8
+	lv := legacyFitMin(b[0:4], x, qw, sigma2, 31, &L)
+	legacyPutLE32(b[4:8], legacyPackQ5(b[8:24], &L))
+	return lv
+}
+
+// rounderQ5_1 is Q5_1's Rounder: the row's sigma2 and the fitted block's
+// levels and stored d and m.
+type rounderQ5_1 struct {
+	sigma2, d, m float32
+	lv           legacyLevels
+}
+
+func newRounderQ5_1(row, _ []float32) Rounder { return &rounderQ5_1{sigma2: legacySigma2(row)} }
+
+func (r *rounderQ5_1) Fit(dst []byte, _ int, x, imatrix []float32) {
+	b := (*[q5_1Bytes]byte)(dst)
+	r.lv = fitQ5_1(b, (*[32]float32)(x), imatrix, r.sigma2)
+	r.d, r.m = halfToFloat(le16(b[0:])), halfToFloat(le16(b[2:]))
+}
+
+func (r *rounderQ5_1) Round(dst []byte, j int, x float32) float32 {
+	q := r.lv.code(x)
+	legacyPutQ5(dst[4:8], dst[8:24], j, q)
+	return float32(float32(q)*r.d) + r.m
 }

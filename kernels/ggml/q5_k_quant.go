@@ -7,44 +7,34 @@ package ggml
 // The scale search is Q4_K's (kScalesRefQ45, kScalesImplQ45 in
 // q4_k_quant.go) with levels 0..31; the reference search takes 16 steps
 // from -0.5 by 0.1 instead of Q4_K's 21 from -1.
+//
+// The Rounder re-rounds a value as the last step does (kSubs):
+// nearest_int((x + dmin·m)/(d·sc)) clamped to 0..31.
 
-func init() { registerQuantizer(Q5_K, quantizeQ5_K) }
+func init() {
+	registerQuantizer(Q5_K, quantizeQ5_K)
+	registerRounder(Q5_K, kNewRounder(fitQ5_K, putCodeQ5_K))
+}
 
 func quantizeQ5_K(dst []byte, src []float32, imatrix []float32) {
-	nb := kCheckRow("q5_K", dst, src, imatrix, q5_KBytes)
-	for i := 0; i < nb; i++ {
-		x := src[i*QK_K : (i+1)*QK_K]
-		b := dst[i*q5_KBytes : (i+1)*q5_KBytes]
-		var L [QK_K]uint8
-		if imatrix == nil {
-			kScalesRefQ45(b, x, &L, 31, -0.5, 0.1, 15)
-		} else {
-			kScalesImplQ45(b, x, imatrix[i*QK_K:(i+1)*QK_K], &L, 31, true)
-		}
-		// Bit 4 of value 64c + l goes to bit 2c of qh[l], of value
-		// 64c + 32 + l to bit 2c+1; the low nibbles pack as Q4_K's.
-		qh := b[16:48]
-		ql := b[48:176]
-		for k := range qh {
-			qh[k] = 0
-		}
-		m1, m2 := uint8(1), uint8(2)
-		for n := 0; n < QK_K; n += 64 {
-			for j := 0; j < 32; j++ {
-				l1 := L[n+j]
-				if l1 > 15 {
-					l1 -= 16
-					qh[j] |= m1
-				}
-				l2 := L[n+j+32]
-				if l2 > 15 {
-					l2 -= 16
-					qh[j] |= m2
-				}
-				ql[n/2+j] = l1 | l2<<4
-			}
-			m1 <<= 2
-			m2 <<= 2
-		}
+	kQuantizeRow("q5_K", dst, src, imatrix, q5_KBytes, fitQ5_K)
+}
+
+// fitQ5_K is Q5_K's kFitFunc.
+func fitQ5_K(b []byte, x, qw []float32, codes *[QK_K]uint8, s *kSubs) {
+	if qw == nil {
+		kScalesRefQ45(b, x, codes, 31, -0.5, 0.1, 15)
+	} else {
+		kScalesImplQ45(b, x, qw, codes, 31, true)
 	}
+	*s = kSubsQ45(b, 31)
+	s.requant(codes, x)
+	kPack(b, codes, putCodeQ5_K)
+}
+
+// putCodeQ5_K stores the 5-bit code of value j: its low nibble in qs as
+// Q4_K's, its bit 4 in bit j/32 of qh byte j%32.
+func putCodeQ5_K(b []byte, j int, q uint8) {
+	setBits(b[48:176], 32*(j/64)+j%32, uint(j/32%2)*4, 4, q)
+	setBits(b[16:48], j%32, uint(j/32), 1, q>>4)
 }

@@ -10,26 +10,44 @@ package ggml
 // rounded to int8 against the one of largest magnitude (d = -max/128);
 // then every value is re-rounded with the stored scales. A super-block
 // whose scales are all (near) zero is written as zeros.
+//
+// The Rounder re-rounds a value as that last step does (kSubs):
+// nearest_int(x/(d·sc)) clamped to -32..31.
 
-func init() { registerQuantizer(Q6_K, quantizeQ6_K) }
-
-func quantizeQ6_K(dst []byte, src []float32, imatrix []float32) {
-	nb := kCheckRow("q6_K", dst, src, imatrix, q6_KBytes)
-	for i := 0; i < nb; i++ {
-		x := src[i*QK_K : (i+1)*QK_K]
-		b := dst[i*q6_KBytes : (i+1)*q6_KBytes]
-		var qw []float32
-		if imatrix != nil {
-			qw = imatrix[i*QK_K : (i+1)*QK_K]
-		}
-		kQuantizeBlockQ6_K(b, x, qw)
-	}
+func init() {
+	registerQuantizer(Q6_K, quantizeQ6_K)
+	registerRounder(Q6_K, kNewRounder(fitQ6_K, putCodeQ6_K))
 }
 
-func kQuantizeBlockQ6_K(b []byte, x, qw []float32) {
-	var L [QK_K]int8
-	var scales [QK_K / 16]float32
+func quantizeQ6_K(dst []byte, src []float32, imatrix []float32) {
+	kQuantizeRow("q6_K", dst, src, imatrix, q6_KBytes, fitQ6_K)
+}
 
+// fitQ6_K is Q6_K's kFitFunc.
+func fitQ6_K(b []byte, x, qw []float32, codes *[QK_K]uint8, s *kSubs) {
+	var L [QK_K]int8
+	if kScalesQ6_K(b, x, qw, &L) {
+		for j, l := range L {
+			codes[j] = uint8(l)
+		}
+	} else {
+		for k := range b {
+			b[k] = 0
+		}
+		kPut16(b[208:], kFP32ToFP16(0))
+		*codes = [QK_K]uint8{}
+	}
+	*s = kSubsQ6_K(b)
+	s.requant(codes, x)
+	kPack(b, codes, putCodeQ6_K)
+}
+
+// kScalesQ6_K is quantize_row_q6_K_ref/_impl up to the re-rounding: it
+// stores d and the scales and leaves the search's levels (offset by 32)
+// in L; false for a super-block whose scales are all (near) zero, which
+// it leaves to the caller.
+func kScalesQ6_K(b []byte, x, qw []float32, L *[QK_K]int8) bool {
+	var scales [QK_K / 16]float32
 	var maxScale, maxAbsScale float32
 	for ib := 0; ib < QK_K/16; ib++ {
 		var w []float32
@@ -43,47 +61,34 @@ func kQuantizeBlockQ6_K(b []byte, x, qw []float32) {
 			maxScale = scale
 		}
 	}
-
 	if maxAbsScale < kGroupMaxEps {
-		for k := range b {
-			b[k] = 0
-		}
-		kPut16(b[208:], kFP32ToFP16(0))
-		return
+		return false
 	}
-
 	sc := b[192:208]
 	iscale := float32(-128) / maxScale
 	kPut16(b[208:], kFP32ToFP16(1/iscale))
 	for ib := range sc {
 		sc[ib] = uint8(int8(min(127, kNearestInt(iscale*scales[ib]))))
 	}
-	d := halfToFloat(le16(b[208:]))
-	for j := 0; j < QK_K/16; j++ {
-		dd := float32(d * float32(int8(sc[j])))
-		if dd == 0 {
-			continue
-		}
-		for ii := 0; ii < 16; ii++ {
-			l := kNearestInt(x[16*j+ii] / dd)
-			L[16*j+ii] = int8(kClamp(l, -32, 31) + 32)
-		}
-	}
+	return true
+}
 
-	// In each half of 128: ql[l] holds the low nibbles of values l and
-	// l+64, ql[l+32] of l+32 and l+96; qh[l] the top 2 bits of l, l+32,
-	// l+64, l+96 from the low bits up.
-	for j := 0; j < QK_K; j += 128 {
-		ql := b[j/2 : j/2+64]
-		qh := b[128+j/4 : 128+j/4+32]
-		for l := 0; l < 32; l++ {
-			q1 := uint8(L[j+l]) & 0x0f
-			q2 := uint8(L[j+l+32]) & 0x0f
-			q3 := uint8(L[j+l+64]) & 0x0f
-			q4 := uint8(L[j+l+96]) & 0x0f
-			ql[l] = q1 | q3<<4
-			ql[l+32] = q2 | q4<<4
-			qh[l] = uint8(L[j+l]>>4 | (L[j+l+32]>>4)<<2 | (L[j+l+64]>>4)<<4 | (L[j+l+96]>>4)<<6)
-		}
+// kSubsQ6_K reads the sub-block scales of a Q6_K super-block: the binary16
+// d times each sub-block's int8 scale.
+func kSubsQ6_K(b []byte) kSubs {
+	s := kSubs{shift: 4, lo: -32, hi: 31}
+	d := halfToFloat(le16(b[208:]))
+	for j, sc := range b[192:208] {
+		s.dd[j] = float32(d * float32(int8(sc)))
 	}
+	return s
+}
+
+// putCodeQ6_K stores the 6-bit code of value j = 128h + 32k + l: its low
+// nibble in ql byte 64h + 32(k%2) + l (the high nibble for k >= 2), its
+// top 2 bits at bits 2k of qh byte 32h + l.
+func putCodeQ6_K(b []byte, j int, q uint8) {
+	h, k, l := j/128, j%128/32, j%32
+	setBits(b[0:128], 64*h+32*(k%2)+l, uint(k/2)*4, 4, q)
+	setBits(b[128:192], 32*h+l, uint(k)*2, 2, q>>4)
 }

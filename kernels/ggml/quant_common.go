@@ -109,8 +109,10 @@ func legacyBlockWeights(w *[32]float32, x, qw []float32, sigma2 float32) {
 // legacyMakeQxQuants is make_qx_quants(32, nmax, x, L, 1, w) for the
 // symmetric types with importance weights: the scale d and levels L[i] in
 // [0, 2·nmax) (value ≈ d·(L[i]-nmax)) that maximise the weighted fit over
-// 19 candidate inverse scales -(nmax+0.1·is)/max.
-func legacyMakeQxQuants(nmax int, x []float32, L *[32]uint8, w *[32]float32) float32 {
+// 19 candidate inverse scales -(nmax+0.1·is)/max. The levels are those of
+// the winning candidate inverse scale, not of 1/d (d is its least-squares
+// refit); lv says how they were taken.
+func legacyMakeQxQuants(nmax int, x []float32, L *[32]uint8, w *[32]float32) (d float32, lv legacyLevels) {
 	x = x[:32]
 	var max, amax float32
 	for _, v := range x {
@@ -118,9 +120,11 @@ func legacyMakeQxQuants(nmax int, x []float32, L *[32]uint8, w *[32]float32) flo
 			amax, max = ax, v
 		}
 	}
+	lv = legacyLevels{lo: int32(-nmax), hi: int32(nmax - 1), search: true}
 	if amax < legacyGroupMaxEps {
 		*L = [32]uint8{}
-		return 0
+		lv.flat = true
+		return 0, lv
 	}
 	// w[i]·x[i] is the same float32 product in every pass.
 	var wx [32]float32
@@ -146,7 +150,8 @@ func legacyMakeQxQuants(nmax int, x []float32, L *[32]uint8, w *[32]float32) flo
 		}
 		return sumlx, suml2
 	}
-	sumlx, suml2 := levels(float32(-nmax) / max)
+	lv.id = float32(-nmax) / max
+	sumlx, suml2 := levels(lv.id)
 	*L = ls
 	var scale float32
 	if suml2 != 0 {
@@ -157,22 +162,27 @@ func legacyMakeQxQuants(nmax int, x []float32, L *[32]uint8, w *[32]float32) flo
 		if is == 0 {
 			continue
 		}
-		sumlx, suml2 = levels(-(float32(nmax) + float32(0.1*float32(is))) / max)
+		iscale := -(float32(nmax) + float32(0.1*float32(is))) / max
+		sumlx, suml2 = levels(iscale)
 		if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
 			*L = ls
+			lv.id = iscale
 			scale = sumlx / suml2
 			best = scale * sumlx
 		}
 	}
-	return scale
+	return scale, lv
 }
 
 // legacyMakeQkx3Quants is make_qkx3_quants(32, nmax, x, w, L, &min, Laux,
 // -0.9, 0.05, 36, false) for the types with a minimum and importance
 // weights: levels L[i] in [0, nmax] and value ≈ scale·L[i] - negMin, the
 // pair chosen by weighted least squares over 37 candidate inverse scales.
-// It returns scale and negMin (the_min, the negated minimum).
-func legacyMakeQkx3Quants(nmax int, x []float32, L *[32]uint8, w *[32]float32) (scale, negMin float32) {
+// It returns scale and negMin (the_min, the negated minimum), and in lv how
+// the levels were taken: with the winning candidate's inverse scale and the
+// minimum in force when it was tried (a win replaces the minimum that later
+// candidates subtract by the refitted one, as llama.cpp's loop does).
+func legacyMakeQkx3Quants(nmax int, x []float32, L *[32]uint8, w *[32]float32) (scale, negMin float32, lv legacyLevels) {
 	const (
 		rmin   float32 = -0.9
 		rdelta float32 = 0.05
@@ -196,9 +206,11 @@ func legacyMakeQkx3Quants(nmax int, x []float32, L *[32]uint8, w *[32]float32) (
 	if min > 0 {
 		min = 0
 	}
+	lv = legacyLevels{lo: 0, hi: int32(nmax), search: true}
 	if max <= min {
 		*L = [32]uint8{}
-		return 0, -min
+		lv.flat = true
+		return 0, -min, lv
 	}
 	clamp := func(l int) int {
 		if l > nmax {
@@ -212,6 +224,7 @@ func legacyMakeQkx3Quants(nmax int, x []float32, L *[32]uint8, w *[32]float32) (
 	fnmax := float32(nmax)
 	iscale := fnmax / (max - min)
 	scale = 1 / iscale
+	lv.id, lv.min = iscale, min
 	var bestMad float32
 	for i, v := range x {
 		l := clamp(legacyNearestInt(float32(iscale * (v - min))))
@@ -247,13 +260,84 @@ func legacyMakeQkx3Quants(nmax int, x []float32, L *[32]uint8, w *[32]float32) (
 			}
 			if mad < bestMad {
 				*L = laux
+				lv.id, lv.min = iscale, min
 				bestMad = mad
 				scale = thisScale
 				min = thisMin
 			}
 		}
 	}
-	return scale, -min
+	return scale, -min, lv
+}
+
+// legacyLevels is how a legacy quantiser coded the values of a block, so
+// that a value can be coded again the same way (the Rounders):
+//
+//   - the reference roundings (search false): trunc((v - min)·id + bias)
+//     clamped to lo..hi, id = 1/d of the unrounded float32 d (min 0 for
+//     the symmetric types, whose bias 8.5 or 16.5 also adds the offset);
+//   - the importance-weighted scale searches (search true):
+//     nearest_int(id·(v - min)) clamped to lo..hi, less lo, with id the
+//     winning candidate inverse scale (and min the minimum it was tried
+//     with); code 0 for a block the search found all zero or flat.
+type legacyLevels struct {
+	id, min, bias float32
+	lo, hi        int32
+	search, flat  bool
+}
+
+// code is the code of value v.
+func (lv *legacyLevels) code(v float32) uint8 {
+	if !lv.search {
+		return uint8(legacyTruncLevel(float32((v-lv.min)*lv.id)+lv.bias, lv.lo, lv.hi))
+	}
+	if lv.flat {
+		return 0
+	}
+	return uint8(legacyNearestLevel(float32(lv.id*(v-lv.min)), lv.lo, lv.hi) - lv.lo)
+}
+
+// legacyTruncLevel is what the reference roundings' C cast (int8_t)f or
+// (uint8_t)f, then MIN(hi, ·), gives for an f that stays within lo..hi:
+// trunc(f). Beyond lo..hi it saturates where C's cast would wrap (and a
+// negative level would spill into the neighbouring nibble). NaN and ±Inf
+// give 0, as C's: x86's "integer indefinite" has a low byte of 0.
+func legacyTruncLevel(f float32, lo, hi int32) int32 {
+	switch {
+	case f-f != 0: // NaN, ±Inf
+		return 0
+	case f >= float32(hi):
+		return hi
+	case f <= float32(lo):
+		return lo
+	}
+	return int32(f)
+}
+
+// legacyNearestLevel is MAX(lo, MIN(hi, nearest_int(f))), except that a
+// finite f too large for nearest_int's trick (|f| >= 2^22, which llama.cpp
+// asserts against) saturates instead of giving a wrapped-around level.
+func legacyNearestLevel(f float32, lo, hi int32) int32 {
+	switch {
+	case f >= 0x1p22 && f <= math.MaxFloat32:
+		return hi
+	case f <= -0x1p22 && f >= -math.MaxFloat32:
+		return lo
+	}
+	return int32(max(int(lo), min(int(hi), legacyNearestInt(f))))
+}
+
+// legacyPutNibble stores the 4-bit code q of value j of a 32-value block
+// in qs (legacyPackNibbles' layout), leaving the other value's nibble.
+func legacyPutNibble(qs []byte, j int, q uint8) {
+	setBits(qs, j%16, uint(j/16)*4, 4, q)
+}
+
+// legacyPutQ5 stores the 5-bit code q of value j: its low 4 bits as
+// legacyPutNibble, its fifth in bit j of the little-endian qh.
+func legacyPutQ5(qh, qs []byte, j int, q uint8) {
+	legacyPutNibble(qs, j, q)
+	setBits(qh, j/8, uint(j%8), 1, q>>4)
 }
 
 // legacyPackNibbles writes the 16 bytes of 4-bit quants of a 32-value

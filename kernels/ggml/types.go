@@ -71,6 +71,11 @@ type Traits struct {
 	// imatrix holds them) when non-nil, else llama.cpp's reference rounding.
 	// Nil for types hyquant does not quantise into.
 	Quantize func(dst []byte, src []float32, imatrix []float32)
+	// NewRounder makes the Rounder of one row (GPTQ's block-by-block,
+	// value-by-value quantisation): row is the whole original row (a whole
+	// number of blocks), imatrix its importance weights or nil. Nil for the
+	// types without a quantiser.
+	NewRounder func(row, imatrix []float32) Rounder
 }
 
 // table holds every type's traits; the format files fill in Dequantize
