@@ -134,10 +134,11 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 		if err := e.footprint(&rr, run.Plan); err != nil {
 			return nil, fmt.Errorf("run %s: %w", run.Name, err)
 		}
-		applied, err := e.quantize(run)
+		applied, release, err := e.quantize(run)
 		if err != nil {
 			return nil, fmt.Errorf("run %s: %w", run.Name, err)
 		}
+		defer release()
 		for _, le := range applied.LayerErrors {
 			rr.LayerErrors = append(rr.LayerErrors, LayerError{Name: le.Name, Layer: le.Layer, LayerKind: layerKind(l.Files.Config, le.Layer), Category: le.Category, RelError: le.RelError})
 		}
@@ -248,14 +249,25 @@ func (e *executor) calibration() ([][]int, error) {
 	return e.segs, nil
 }
 
-func (e *executor) quantize(run Run) (*calib.Applied, error) {
+// quantize applies a run's plan to the model; release frees what the
+// quantised model was made from (a rotated checkpoint) once it is evaluated.
+func (e *executor) quantize(run Run) (applied *calib.Applied, release func(), err error) {
+	float, release, err := e.floatWeights(run.Plan)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 	dt, err := e.l.Files.StoredDTypes(nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r, err := run.Plan.Resolve(e.inv, dt)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Layer errors are measured for whole-model plans; a sensitivity run
 	// quantises one category and is judged by its perplexity alone.
@@ -263,13 +275,32 @@ func (e *executor) quantize(run Run) (*calib.Applied, error) {
 	opts := calib.ApplyOptions{MeasureErrors: measure, Context: e.ctx}
 	if measure || r.NeedsCalibration() {
 		if opts.Segments, err = e.calibration(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	bar := progress.New(r.QuantizedCount(), "quantise", e.o.Quiet)
 	opts.Progress = func(done, total int, name string) { bar.Set(done, "quantise") }
 	defer bar.Finish()
-	return calib.Apply(e.l.Files.Config, e.l.Weights, r, opts)
+	applied, err = calib.Apply(e.l.Files.Config, float, r, opts)
+	return applied, release, err
+}
+
+// floatWeights are the weights a plan quantises: the model's own, or with
+// the plan's residual rotation fused into them.
+func (e *executor) floatWeights(p *plan.Plan) (runtime.WeightSource, func(), error) {
+	if p.Rotation == nil {
+		return e.l.Weights, func() {}, nil
+	}
+	ck, err := e.l.Files.OpenCheckpoint()
+	if err != nil {
+		return nil, nil, err
+	}
+	rot, err := p.Rotate(ck, e.l.Files.Config)
+	if err != nil {
+		ck.Close()
+		return nil, nil, err
+	}
+	return runtime.NewCheckpointWeights(rot, e.inv, runtime.WeightsFloat32), func() { rot.Close() }, nil
 }
 
 // evaluate measures a run's perplexity; with eval.kl, a quantised run is

@@ -18,7 +18,11 @@ const GGMLBlocksSuffix = ".ggml_blocks"
 // iq4_nl) with llama-quantize's own rounding, bit for bit: plain, or
 // weighted by an importance matrix (imatrix: true) taken from calibration
 // as llama.cpp's imatrix defines it (per input column, the mean of x² over
-// the calibration tokens). Plan fields: type (required), imatrix.
+// the calibration tokens). With rounding: gptq the codes are chosen by GPTQ
+// inside the type's blocks instead (RoundGPTQBlocks: each block's scales as
+// llama-quantize fits them, then error-feedback rounding against them),
+// which needs calibration. Plan fields: type (required), imatrix, rounding
+// (rtn, the default, or gptq), and with gptq damp and block_size.
 type GGML struct{}
 
 func init() { Register(GGML{}) }
@@ -27,7 +31,9 @@ func (GGML) Name() string { return GGMLMethod }
 func (GGML) Summary() string {
 	return "llama.cpp's block types (q8_0, q6_K, q4_K, iq4_xs, ...) with llama-quantize's rounding, optionally importance-weighted"
 }
-func (GGML) Options() []string { return []string{"type", "imatrix"} }
+func (GGML) Options() []string {
+	return []string{"type", "imatrix", "rounding", "damp", "block_size"}
+}
 
 // Aux is none: the blocks are the whole stored form (Layout names them).
 func (GGML) Aux(Assignment) []safetensors.TensorSpec { return nil }
@@ -42,7 +48,23 @@ func (GGML) Prepare(s *Spec) error {
 	if !ok || tr.Quantize == nil || tr.Dequantize == nil {
 		return fmt.Errorf("ggml type %s is not a quantisation target (known: %s)", s.GGMLType, quantisableTypes())
 	}
-	return nil
+	switch s.Rounding {
+	case "", RoundingRTN:
+		s.Rounding = "" // llama-quantize's rounding; "" keeps older specs' hashes
+		if s.Damp != 0 || s.BlockSize != 0 {
+			return fmt.Errorf("damp and block_size apply to ggml with rounding: gptq only")
+		}
+		return nil
+	case RoundingGPTQ:
+		if tr.NewRounder == nil {
+			return fmt.Errorf("ggml type %s has no GPTQ rounding", s.GGMLType)
+		}
+		if s.ActOrder {
+			return fmt.Errorf("act_order is not supported with ggml types (a block's scales are fitted when GPTQ reaches its first column)")
+		}
+		return prepareGPTQ(s)
+	}
+	return fmt.Errorf("ggml rounding %q is not %s or %s", s.Rounding, RoundingRTN, RoundingGPTQ)
 }
 
 func quantisableTypes() string {
@@ -59,7 +81,7 @@ func quantisableTypes() string {
 }
 
 // NeedsCalibration is true with an importance matrix.
-func (GGML) NeedsCalibration(s Spec) bool { return s.Imatrix }
+func (GGML) NeedsCalibration(s Spec) bool { return s.Imatrix || s.Rounding == RoundingGPTQ }
 
 // Quantize rounds each row into the type's blocks.
 func (GGML) Quantize(w []float32, a Assignment, st *Stats) (*Quantized, error) {
@@ -72,6 +94,16 @@ func (GGML) Quantize(w []float32, a Assignment, st *Stats) (*Quantized, error) {
 			return nil, fmt.Errorf("%s: ggml with imatrix needs calibration statistics", a.Param.Name)
 		}
 		imatrix = st.MeanSquares()
+	}
+	if a.Spec.Rounding == RoundingGPTQ {
+		if err := checkStats("ggml gptq", a, st); err != nil {
+			return nil, err
+		}
+		blocks, err := RoundGPTQBlocks(widen(w), st.Hessian(), a.Rows, a.Cols, a.Spec.GGMLType, imatrix, GPTQOptionsOf(a.Spec), a.Param.Name)
+		if err != nil {
+			return nil, err
+		}
+		return &Quantized{Blocks: blocks, BlockType: a.Spec.GGMLType, Rows: a.Rows, Cols: a.Cols}, nil
 	}
 	rb, err := a.Spec.GGMLType.RowBytes(int64(a.Cols))
 	if err != nil {

@@ -169,17 +169,7 @@ func RoundGPTQ(w, h []float64, g grid.Grid, sc grid.Scheme, o GPTQOptions, name 
 		return nil, fmt.Errorf("gptq: %s: act_order with %s needs static groups", name, g.Granularity)
 	}
 
-	// Dead inputs (never non-zero in calibration) carry no loss: their
-	// weights are zeroed and their Hessian diagonal set to 1 so H stays
-	// invertible.
-	for i := 0; i < n; i++ {
-		if h[i*n+i] == 0 {
-			h[i*n+i] = 1
-			for r := 0; r < rows; r++ {
-				w[r*n+i] = 0
-			}
-		}
-	}
+	zeroDeadColumns(w, h, rows, n)
 
 	var params []grid.GroupParams
 	if !dynamic {

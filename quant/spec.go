@@ -107,6 +107,9 @@ func (s Spec) String() string {
 		if s.Imatrix {
 			b.WriteString(" imatrix")
 		}
+		if s.Rounding == RoundingGPTQ {
+			b.WriteString(" gptq")
+		}
 		return b.String()
 	}
 	fmt.Fprintf(&b, "%s w%d %s", s.Method, s.Bits, s.Granularity)

@@ -126,6 +126,9 @@ func runQuantize(w io.Writer, o quantizeOptions) error {
 		probe.Close()
 		return err
 	}
+	if probe, err = rotated(p, probe, mf); err != nil {
+		return err
+	}
 	dt, _ := mf.StoredDTypes(probe)
 	if r, err = p.Resolve(inv, dt); err != nil {
 		probe.Close()
@@ -157,7 +160,11 @@ func runQuantize(w io.Writer, o quantizeOptions) error {
 			fmt.Fprintf(w, "Calibrating on %d segments of %d tokens of %s (seed %d)\n", o.segments, o.length, o.calib, o.seed)
 		}
 		bar := progress.New(r.QuantizedCount(), "quantise", o.asJSON)
-		applied, err := calib.Apply(mf.Config, l.Weights, r, calib.ApplyOptions{Segments: segs, Progress: func(done, total int, name string) { bar.Set(done, "quantise") }})
+		float := l.Weights
+		if p.Rotation != nil {
+			float = hqruntime.NewCheckpointWeights(src, inv, hqruntime.WeightsFloat32)
+		}
+		applied, err := calib.Apply(mf.Config, float, r, calib.ApplyOptions{Segments: segs, Progress: func(done, total int, name string) { bar.Set(done, "quantise") }})
 		bar.Finish()
 		if err != nil {
 			return err
@@ -170,6 +177,9 @@ func runQuantize(w io.Writer, o quantizeOptions) error {
 			src, err = mf.OpenCheckpoint() // embedded, or a GGUF file (mapped)
 		} else {
 			src, err = hqruntime.OpenCheckpointStream(mf.Dir)
+		}
+		if err == nil {
+			src, err = rotated(p, src, mf)
 		}
 		if err != nil {
 			return err
@@ -199,4 +209,16 @@ func runQuantize(w io.Writer, o quantizeOptions) error {
 	fmt.Fprintf(w, "  directory on disk: %s bytes = %s (with headers, config, tokenizer, manifest)\n", units.Commas(out.DirectoryBytes), units.Both(out.DirectoryBytes))
 	fmt.Fprintf(w, "  reduction %s; %.1f s; peak memory %s\n", units.Percent(out.Reduction), out.Seconds, units.Both(out.PeakRSS))
 	return nil
+}
+
+// rotated applies the plan's residual rotation to ck (closing ck if that
+// fails): calibration, quantisation and the kept tensors then all read the
+// rotated weights.
+func rotated(p *plan.Plan, ck *hqruntime.Checkpoint, mf *hqruntime.ModelFiles) (*hqruntime.Checkpoint, error) {
+	r, err := p.Rotate(ck, mf.Config)
+	if err != nil {
+		ck.Close()
+		return nil, err
+	}
+	return r, nil
 }

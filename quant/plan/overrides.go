@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 
@@ -38,7 +37,11 @@ func (o Override) matches(p runtime.Param) bool {
 type Recipe struct {
 	Recipe  llamacpp.Recipe
 	Imatrix bool // llama-quantize's choices with --imatrix, and importance-weighted rounding
-	where   yamlx.Node
+	// Rounding is how the projections' codes are chosen within their
+	// types: "" (llama-quantize's rounding) or gptq (RoundGPTQBlocks); the
+	// token embedding, which has no input statistics, keeps llama-quantize's.
+	Rounding string
+	where    yamlx.Node
 }
 
 func parseOverrides(n yamlx.Node) ([]Override, error) {
@@ -124,7 +127,13 @@ func parseRecipe(n yamlx.Node) (*Recipe, error) {
 		if r.Imatrix, err = m.Bool("imatrix", false); err != nil {
 			return nil, err
 		}
-		err = m.Done("recipe", "imatrix")
+		if r.Rounding, err = m.String("rounding", ""); err != nil {
+			return nil, err
+		}
+		if r.Rounding != "" && r.Rounding != quant.RoundingRTN && r.Rounding != quant.RoundingGPTQ {
+			return nil, m.Key("rounding").Errorf("llama_recipe rounding %q is not %s or %s", r.Rounding, quant.RoundingRTN, quant.RoundingGPTQ)
+		}
+		err = m.Done("recipe", "imatrix", "rounding")
 	}
 	if err != nil {
 		return nil, err
@@ -141,13 +150,21 @@ func (r *Recipe) specs(c *runtime.Config) (map[string]quant.Spec, error) {
 	if err != nil {
 		return nil, r.where.Errorf("%v", err)
 	}
+	inv := runtime.BuildInventory(c)
 	out := map[string]quant.Spec{}
 	for _, t := range layout {
 		s := quant.Spec{Keep: true, KeepDType: safetensors.F32}
 		if d, isFloat := runtime.GGMLFloatDType(t.Type); isFloat {
 			s.KeepDType = d // what llama-quantize leaves unquantised (F32 but for fallbacks to F16)
 		} else {
-			s = quant.Spec{Method: quant.GGMLMethod, GGMLType: t.Type, Imatrix: r.Imatrix}
+			// The token embedding is looked up, not multiplied: no input
+			// statistics, so no importance matrix (llama.cpp's imatrix has
+			// no entry for it either).
+			p, _ := inv.Lookup(t.Hub)
+			s = quant.Spec{Method: quant.GGMLMethod, GGMLType: t.Type, Imatrix: r.Imatrix && p.Matrix}
+			if p.Matrix && r.Rounding == quant.RoundingGPTQ {
+				s.Rounding = quant.RoundingGPTQ
+			}
 			if err := (quant.GGML{}).Prepare(&s); err != nil {
 				return nil, r.where.Errorf("tensor %s: %v", t.GGUF, err)
 			}
@@ -158,8 +175,12 @@ func (r *Recipe) specs(c *runtime.Config) (map[string]quant.Spec, error) {
 }
 
 func (r *Recipe) String() string {
+	s := r.Recipe.Name
 	if r.Imatrix {
-		return fmt.Sprintf("%s (imatrix)", r.Recipe.Name)
+		s += " (imatrix)"
 	}
-	return r.Recipe.Name
+	if r.Rounding == quant.RoundingGPTQ {
+		s += " (gptq)"
+	}
+	return s
 }

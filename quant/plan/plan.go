@@ -10,6 +10,7 @@ import (
 	"github.com/hyquant/hyquant/kernels/ggml"
 	"github.com/hyquant/hyquant/quant"
 	"github.com/hyquant/hyquant/quant/grid"
+	"github.com/hyquant/hyquant/quant/rotation"
 	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
@@ -27,6 +28,10 @@ type Plan struct {
 	Recipe *Recipe
 	// Overrides give chosen layers and tensors their own spec, last.
 	Overrides []Override
+	// Rotation, when set, rotates the residual stream and fuses the
+	// rotation into the weights before anything is calibrated or quantised
+	// (Rotate).
+	Rotation *rotation.Options
 	where     map[runtime.Category]yamlx.Node // for resolution errors
 }
 
@@ -74,6 +79,11 @@ func ParsePlan(m *yamlx.Map) (*Plan, error) {
 			return nil, err
 		}
 	}
+	if n, ok := m.Get("residual_rotation"); ok {
+		if p.Rotation, err = parseRotation(n); err != nil {
+			return nil, err
+		}
+	}
 	cm := &yamlx.Map{}
 	if cats, ok := m.Get("categories"); ok || p.Recipe == nil {
 		if !ok {
@@ -96,7 +106,7 @@ func ParsePlan(m *yamlx.Map) (*Plan, error) {
 		p.Categories[c] = s
 		p.where[c] = n
 	}
-	if err := m.Done("name", "description", "default", "categories", "llama_recipe", "overrides"); err != nil {
+	if err := m.Done("name", "description", "default", "categories", "llama_recipe", "overrides", "residual_rotation"); err != nil {
 		return nil, err
 	}
 	return p, nil

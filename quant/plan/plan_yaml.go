@@ -16,6 +16,9 @@ func (p *Plan) YAML() []byte {
 	if p.Description != "" {
 		fmt.Fprintf(&b, "description: %q\n", p.Description)
 	}
+	if p.Rotation != nil {
+		fmt.Fprintf(&b, "residual_rotation: %s\n", rotationYAML(p.Rotation))
+	}
 	if p.Default != nil {
 		fmt.Fprintf(&b, "default: %s\n", specYAML(*p.Default))
 	}
@@ -36,6 +39,9 @@ func specYAML(s quant.Spec) string {
 		return fmt.Sprintf("{keep: %s}", quant.FloatDTypeName(s.KeepDType))
 	}
 	if s.Method == quant.GGMLMethod {
+		if s.Rounding == quant.RoundingGPTQ {
+			return fmt.Sprintf("{method: ggml, type: %s, imatrix: %v, rounding: gptq, damp: %g, block_size: %d}", s.GGMLType, s.Imatrix, s.Damp, s.BlockSize)
+		}
 		return fmt.Sprintf("{method: ggml, type: %s, imatrix: %v}", s.GGMLType, s.Imatrix)
 	}
 	f := []string{
