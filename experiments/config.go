@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -47,6 +48,10 @@ type Run struct {
 	Kind     string // "plan" or "sensitivity"
 	Plan     *plan.Plan
 	Category string // sensitivity runs: the category quantised
+	// Imatrix is a llama.cpp importance-matrix file (llama-imatrix's GGUF
+	// or legacy .dat) for the plan's tensors that ask for one, instead of
+	// hyquant's own from calibration; a path relative to the config file.
+	Imatrix string
 }
 
 // linearCategories are the projections sweeps quantise.
@@ -241,7 +246,19 @@ func parseRun(n yamlx.Node) (Run, error) {
 			p.Name = name
 		}
 	}
-	return Run{Name: name, Kind: "plan", Plan: p}, m.Done("name", "plan")
+	run := Run{Name: name, Kind: "plan", Plan: p}
+	if in, ok := m.Get("imatrix"); ok {
+		if run.Imatrix, err = in.Text(); err != nil {
+			return Run{}, err
+		}
+		if !filepath.IsAbs(run.Imatrix) {
+			run.Imatrix = filepath.Join(filepath.Dir(m.File), run.Imatrix)
+		}
+		if _, err := os.Stat(run.Imatrix); err != nil {
+			return Run{}, in.Errorf("imatrix: %v", err)
+		}
+	}
+	return run, m.Done("name", "plan", "imatrix")
 }
 
 func checkRunName(n yamlx.Node, name string) error {

@@ -87,6 +87,15 @@ type RunConfig struct {
 	Bits   int    `json:"bits,omitempty"`
 	// Category is set for sensitivity runs: the one category quantised.
 	Category   string            `json:"category,omitempty"`
+	// Imatrix is the llama.cpp importance-matrix file the run used.
+	Imatrix string `json:"imatrix,omitempty"`
+	// Recipe is the llama.cpp recipe the plan starts from ("Q4_K_M
+	// (imatrix) (gptq)"); Rotation its residual rotation ("hadamard seed 0").
+	Recipe   string `json:"recipe,omitempty"`
+	Rotation string `json:"rotation,omitempty"`
+	// LlamaCpp marks a run that is exactly what llama-quantize makes: a
+	// recipe with llama.cpp's rounding, nothing rotated or overridden.
+	LlamaCpp   bool              `json:"llama_cpp,omitempty"`
 	Categories map[string]string `json:"categories"` // category -> precision, e.g. "rtn w4 group:128 sym fp16"
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/hyquant/hyquant/quant"
 	"github.com/hyquant/hyquant/quant/calib"
 	"github.com/hyquant/hyquant/quant/plan"
+	"github.com/hyquant/hyquant/quant/rotation"
 	"github.com/hyquant/hyquant/runtime"
 )
 
@@ -119,6 +120,14 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 	for i, run := range c.Runs {
 		rr := RunResult{Name: run.Name, Kind: run.Kind, Config: runConfig(run)}
 		rr.Hash = e.hash(rr.Config, run.Plan)
+		if run.Imatrix != "" {
+			d, err := fileDigest(run.Imatrix)
+			if err != nil {
+				return nil, fmt.Errorf("run %s: %w", run.Name, err)
+			}
+			rr.Config.Imatrix = filepath.Base(run.Imatrix)
+			rr.Hash = rehash(rr.Hash, "imatrix "+d)
+		}
 		if err := writePlan(c.Output, run); err != nil {
 			return nil, err
 		}
@@ -209,6 +218,13 @@ func (e *executor) hash(rc RunConfig, p *plan.Plan) string {
 			specs[string(c)] = p.SpecFor(c)
 		}
 	}
+	var tensors map[string]quant.Spec
+	var rot *rotation.Options
+	if p != nil {
+		tensors, rot = e.tensorSpecs(p), p.Rotation
+	}
+	// Fields added later are omitted when empty, so the hashes of runs
+	// recorded before them are unchanged.
 	b, _ := json.Marshal(struct {
 		Version     int
 		Model       string
@@ -216,9 +232,33 @@ func (e *executor) hash(rc RunConfig, p *plan.Plan) string {
 		Calibration eval.CalibrationConfig
 		LayerErrors bool
 		Specs       map[string]quant.Spec
-	}{1, e.l.Files.Describe(), e.c.Eval, e.c.Calibration, e.c.LayerErrors, specs})
+		Tensors     map[string]quant.Spec `json:",omitempty"`
+		Rotation    *rotation.Options     `json:",omitempty"`
+	}{1, e.l.Files.Describe(), e.c.Eval, e.c.Calibration, e.c.LayerErrors, specs, tensors, rot})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
+}
+
+// tensorSpecs are the per-tensor specs of a plan whose tensors are not all
+// given by category (a llama.cpp recipe, overrides); nil otherwise, or when
+// the plan does not resolve (the run then fails with that error).
+func (e *executor) tensorSpecs(p *plan.Plan) map[string]quant.Spec {
+	if p.Recipe == nil && len(p.Overrides) == 0 {
+		return nil
+	}
+	dt, err := e.l.Files.StoredDTypes(nil)
+	if err != nil {
+		return nil
+	}
+	r, err := p.Resolve(e.inv, dt)
+	if err != nil {
+		return nil
+	}
+	out := map[string]quant.Spec{}
+	for _, a := range r.Assignments {
+		out[a.Param.Name] = a.Spec
+	}
+	return out
 }
 
 func (e *executor) footprint(rr *RunResult, p *plan.Plan) error {
@@ -268,6 +308,15 @@ func (e *executor) quantize(run Run) (applied *calib.Applied, release func(), er
 	r, err := run.Plan.Resolve(e.inv, dt)
 	if err != nil {
 		return nil, nil, err
+	}
+	if run.Imatrix != "" {
+		w, err := runtime.ReadImatrix(run.Imatrix)
+		if err == nil {
+			err = r.UseImatrix(w, run.Imatrix)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
 	}
 	// Layer errors are measured for whole-model plans; a sensitivity run
 	// quantises one category and is judged by its perplexity alone.
@@ -358,7 +407,20 @@ func (e *executor) compare(rr *RunResult, m *runtime.Model, show eval.Progress) 
 
 // runConfig summarises a run for results and plots.
 func runConfig(run Run) RunConfig {
-	rc := RunConfig{Plan: run.Plan.Name, Category: run.Category, Categories: map[string]string{}}
+	p := run.Plan
+	rc := RunConfig{Plan: p.Name, Category: run.Category, Categories: map[string]string{}}
+	if p.Recipe != nil {
+		rc.Recipe, rc.Method = p.Recipe.String(), quant.GGMLMethod
+		rc.LlamaCpp = p.Recipe.Rounding == "" && p.Rotation == nil && len(p.Categories) == 0 && len(p.Overrides) == 0
+	}
+	if p.Rotation != nil {
+		rc.Rotation = fmt.Sprintf("%s seed %d", p.Rotation.Kind, p.Rotation.Seed)
+	}
+	if p.Recipe != nil {
+		// The recipe gives each tensor its type; the run's per-category
+		// bytes and precisions are in its footprint.
+		return rc
+	}
 	var best int64 = -1
 	for _, c := range runtime.Categories {
 		s := run.Plan.SpecFor(c)
@@ -493,4 +555,24 @@ func copyConfig(c *Config) error {
 // `hyquant quantize --plan` accepts.
 func writePlan(dir string, run Run) error {
 	return atomicfile.WriteFile(filepath.Join(dir, "plans", run.Name+".yaml"), run.Plan.YAML())
+}
+
+// fileDigest is the hex SHA-256 of a file's bytes.
+func fileDigest(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// rehash folds more identity into a run hash.
+func rehash(hash, more string) string {
+	h := sha256.Sum256([]byte(hash + "\n" + more))
+	return hex.EncodeToString(h[:8])
 }

@@ -5,14 +5,14 @@
 package models
 
 import (
-	"embed"
 	"io/fs"
 	"sort"
 )
 
-//go:embed nemotron-h-mini/config.json nemotron-h-mini/tokenizer.json nemotron-h-mini/model.safetensors.index.json nemotron-h-mini/model-*.safetensors
-//go:embed nemotron-h-8b-base-8k/config.json
-var files embed.FS
+// files holds the models: embedded in the binary (embed.go), or, in a
+// binary built with -tags hyquant_noembed, read from a models directory
+// on disk (noembed.go).
+var files fs.FS
 
 // Default is the model commands use when none is given.
 const Default = "nemotron-h-mini"

@@ -114,9 +114,12 @@ func markdown(dir string, d *data, figs []figureResult) string {
 
 	// Figures.
 	p("## Figures\n\n")
-	titles := []string{"Perplexity vs memory", "Per-category sensitivity", "Per-layer quantisation error", "Weight outliers per category", "Memory by category"}
+	titles := []string{"Perplexity vs memory", "Per-category sensitivity", "Per-layer quantisation error", "Weight outliers per category", "Memory by category", "llama.cpp vs hyquant at equal bytes"}
 	for i, fr := range figs {
 		n := i + 1
+		if fr.omitted {
+			continue
+		}
 		if fr.fig == nil {
 			why := fr.skipped
 			if why == "" {

@@ -29,19 +29,24 @@ func memMB(run *experiments.RunResult) float64 { return float64(run.TotalBytes) 
 // those no other run matches or beats on both with one strictly better.
 // They come sorted by memory.
 func pareto(runs []*experiments.RunResult) []*experiments.RunResult {
+	return paretoBy(runs, func(r *experiments.RunResult) float64 { return r.PPL })
+}
+
+// paretoBy is pareto for any lower-is-better value y of a run.
+func paretoBy(runs []*experiments.RunResult, y func(*experiments.RunResult) float64) []*experiments.RunResult {
 	s := append([]*experiments.RunResult(nil), runs...)
 	sort.SliceStable(s, func(i, j int) bool {
 		if s[i].TotalBytes != s[j].TotalBytes {
 			return s[i].TotalBytes < s[j].TotalBytes
 		}
-		return s[i].PPL < s[j].PPL
+		return y(s[i]) < y(s[j])
 	})
 	var out []*experiments.RunResult
 	best := math.Inf(1)
 	for _, r := range s {
-		if r.PPL < best {
+		if v := y(r); v < best {
 			out = append(out, r)
-			best = r.PPL
+			best = v
 		}
 	}
 	return out

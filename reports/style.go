@@ -166,6 +166,31 @@ func methodLabel(method string) string {
 	return method
 }
 
+// Tools compared in figure 6: llama.cpp's own files and hyquant's pipelines.
+const (
+	toolLlamaCpp = "llama.cpp (llama-quantize)"
+	toolHyquant  = "hyquant"
+)
+
+// toolStyle is a tool's marker in figure 6: orange squares for llama.cpp,
+// blue circles for hyquant.
+func toolStyle(tool string) draw.GlyphStyle {
+	if tool == toolLlamaCpp {
+		return draw.GlyphStyle{Color: orange, Radius: vg.Points(5), Shape: draw.BoxGlyph{}}
+	}
+	return draw.GlyphStyle{Color: blue, Radius: vg.Points(5.5), Shape: draw.CircleGlyph{}}
+}
+
+// toolFrontStyle is the line through a tool's Pareto frontier in figure 6,
+// in the tool's colour; llama.cpp's is dashed.
+func toolFrontStyle(tool string) draw.LineStyle {
+	s := draw.LineStyle{Color: toolStyle(tool).Color, Width: vg.Points(1.8)}
+	if tool == toolLlamaCpp {
+		s.Dashes = []vg.Length{vg.Points(7), vg.Points(4)}
+	}
+	return s
+}
+
 // bitsShape is the glyph of a bit width in figure 1.
 func bitsShape(bits int) draw.GlyphDrawer {
 	switch bits {

@@ -20,14 +20,20 @@ const (
 	LayerErrorFile      = "layer_error.png"
 	WeightOutliersFile  = "weight_outliers.png" // both panels of figure 4
 	MemoryBreakdownFile = "memory_breakdown.png"
+	FrontierFile        = "frontier.png" // figure 6, only with llama.cpp runs
 )
 
 // FigureFiles are the figure files in figure order (1 to 5).
 var FigureFiles = []string{PPLMemoryFile, SensitivityFile, LayerErrorFile, WeightOutliersFile, MemoryBreakdownFile}
 
+// OptionalFigureFiles are the figures drawn only when the results call for
+// them (figure 6 and on, in order); report.md does not mention them
+// otherwise.
+var OptionalFigureFiles = []string{FrontierFile}
+
 // Figure is one written figure.
 type Figure struct {
-	Number  int    // 1..5, fixed per kind of figure so references stay stable
+	Number  int    // 1..6, fixed per kind of figure so references stay stable
 	Path    string // file written
 	Title   string
 	Caption string
@@ -55,16 +61,21 @@ func (w Written) Files() []string {
 	return out
 }
 
-// figureResult is what a figure builder returns: the figure, or why not.
+// figureResult is what a figure builder returns: the figure, or why not,
+// or that the results do not call for it (omitted: neither drawn nor
+// mentioned, as figure 6 without llama.cpp runs).
 type figureResult struct {
 	fig     *Figure
 	skipped string
+	omitted bool
 }
 
 // Write draws every figure the results support and report.md into dir
 // (created if missing), each file written to a temporary name and renamed
 // into place. A figure without data (no sensitivity runs, no layer errors,
-// no weight statistics) is skipped with a note in the report; figure files
+// no weight statistics) is skipped with a note in the report; an optional
+// figure the results do not call for (figure 6 without llama.cpp runs) is
+// left out without one. Figure files
 // of an earlier Write that this one did not draw are removed so the
 // directory never shows figures the report does not describe.
 func Write(dir string, r *experiments.Results) (Written, error) {
@@ -77,7 +88,7 @@ func Write(dir string, r *experiments.Results) (Written, error) {
 	}
 	d := prepare(r)
 	builders := []func(string, *data) (figureResult, error){
-		pplMemoryFigure, sensitivityFigure, layerErrorFigure, weightOutliersFigure, memoryBreakdownFigure,
+		pplMemoryFigure, sensitivityFigure, layerErrorFigure, weightOutliersFigure, memoryBreakdownFigure, frontierFigure,
 	}
 	figs := make([]figureResult, len(builders))
 	for i, b := range builders {
@@ -88,7 +99,7 @@ func Write(dir string, r *experiments.Results) (Written, error) {
 		figs[i] = fr
 		if fr.fig != nil {
 			w.Figures = append(w.Figures, *fr.fig)
-		} else if fr.skipped != "" {
+		} else if fr.skipped != "" && !fr.omitted {
 			w.Skipped = append(w.Skipped, fmt.Sprintf("figure %d: %s", i+1, fr.skipped))
 		}
 	}
@@ -96,7 +107,7 @@ func Write(dir string, r *experiments.Results) (Written, error) {
 	for _, f := range w.Figures {
 		written[filepath.Base(f.Path)] = true
 	}
-	for _, name := range FigureFiles {
+	for _, name := range append(append([]string(nil), FigureFiles...), OptionalFigureFiles...) {
 		if !written[name] {
 			if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
 				return w, err

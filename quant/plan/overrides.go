@@ -41,6 +41,7 @@ type Recipe struct {
 	// types: "" (llama-quantize's rounding) or gptq (RoundGPTQBlocks); the
 	// token embedding, which has no input statistics, keeps llama-quantize's.
 	Rounding string
+	Damp     float64 // with gptq: GPTQ's dampening (0 = the default)
 	where    yamlx.Node
 }
 
@@ -133,7 +134,13 @@ func parseRecipe(n yamlx.Node) (*Recipe, error) {
 		if r.Rounding != "" && r.Rounding != quant.RoundingRTN && r.Rounding != quant.RoundingGPTQ {
 			return nil, m.Key("rounding").Errorf("llama_recipe rounding %q is not %s or %s", r.Rounding, quant.RoundingRTN, quant.RoundingGPTQ)
 		}
-		err = m.Done("recipe", "imatrix", "rounding")
+		if r.Damp, err = m.Float("damp", 0); err != nil {
+			return nil, err
+		}
+		if r.Damp != 0 && r.Rounding != quant.RoundingGPTQ {
+			return nil, m.Key("damp").Errorf("llama_recipe damp applies to rounding: gptq only")
+		}
+		err = m.Done("recipe", "imatrix", "rounding", "damp")
 	}
 	if err != nil {
 		return nil, err
@@ -163,7 +170,7 @@ func (r *Recipe) specs(c *runtime.Config) (map[string]quant.Spec, error) {
 			p, _ := inv.Lookup(t.Hub)
 			s = quant.Spec{Method: quant.GGMLMethod, GGMLType: t.Type, Imatrix: r.Imatrix && p.Matrix}
 			if p.Matrix && r.Rounding == quant.RoundingGPTQ {
-				s.Rounding = quant.RoundingGPTQ
+				s.Rounding, s.Damp = quant.RoundingGPTQ, r.Damp
 			}
 			if err := (quant.GGML{}).Prepare(&s); err != nil {
 				return nil, r.where.Errorf("tensor %s: %v", t.GGUF, err)

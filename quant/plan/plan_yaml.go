@@ -22,11 +22,43 @@ func (p *Plan) YAML() []byte {
 	if p.Default != nil {
 		fmt.Fprintf(&b, "default: %s\n", specYAML(*p.Default))
 	}
-	b.WriteString("categories:\n")
+	if r := p.Recipe; r != nil {
+		fmt.Fprintf(&b, "llama_recipe: {recipe: %s, imatrix: %v", r.Recipe.Name, r.Imatrix)
+		if r.Rounding != "" {
+			fmt.Fprintf(&b, ", rounding: %s", r.Rounding)
+		}
+		if r.Damp != 0 {
+			fmt.Fprintf(&b, ", damp: %g", r.Damp)
+		}
+		b.WriteString("}\n")
+	}
+	if len(p.Categories) > 0 || p.Recipe == nil {
+		b.WriteString("categories:\n")
+	}
 	for _, c := range runtime.Categories {
 		if s, ok := p.Categories[c]; ok {
 			fmt.Fprintf(&b, "  %s: %s\n", c, specYAML(s))
 		}
+	}
+	if len(p.Overrides) > 0 {
+		b.WriteString("overrides:\n")
+	}
+	for _, o := range p.Overrides {
+		b.WriteString("  - {")
+		if len(o.Layers) > 0 {
+			fmt.Fprintf(&b, "layers: %s, ", strings.Join(strings.Fields(fmt.Sprint(o.Layers)), ", "))
+		}
+		if len(o.Categories) > 0 {
+			cs := make([]string, len(o.Categories))
+			for i, c := range o.Categories {
+				cs[i] = string(c)
+			}
+			fmt.Fprintf(&b, "categories: [%s], ", strings.Join(cs, ", "))
+		}
+		if o.Tensors != nil {
+			fmt.Fprintf(&b, "tensors: %q, ", o.Tensors.String())
+		}
+		fmt.Fprintf(&b, "spec: %s}\n", specYAML(o.Spec))
 	}
 	return []byte(b.String())
 }
