@@ -34,8 +34,8 @@ type KLResult struct {
 }
 
 // Compare is CompareContext without cancellation.
-func Compare(m, base *runtime.Model, ids []int, seqLen, maxWindows int, progress Progress) (KLResult, error) {
-	return CompareContext(context.Background(), m, base, ids, seqLen, maxWindows, progress)
+func Compare(m, base *runtime.Model, ids []int, seqLen, maxWindows int, progress Progress, opts ...Options) (KLResult, error) {
+	return CompareContext(context.Background(), m, base, ids, seqLen, maxWindows, progress, opts...)
 }
 
 // CompareContext runs m and base over the windows Perplexity uses and, at
@@ -43,7 +43,13 @@ func Compare(m, base *runtime.Model, ids []int, seqLen, maxWindows int, progress
 // next token), measures KL(P_base || P_m) and whether both models' top
 // token agrees. Logits are compared window by window and never stored.
 // It stops between windows when ctx is cancelled, returning ctx's error.
-func CompareContext(ctx context.Context, m, base *runtime.Model, ids []int, seqLen, maxWindows int, progress Progress) (KLResult, error) {
+// Windows are evaluated by Options.Workers goroutines at once (by default
+// DefaultWorkers, capped by the memory budget: each window in flight holds
+// both models' seq_len×vocab logits) and folded into the statistics in
+// window order, so the result does not depend on the number of workers;
+// progress is called from one goroutine with the number of windows
+// finished.
+func CompareContext(ctx context.Context, m, base *runtime.Model, ids []int, seqLen, maxWindows int, progress Progress, opts ...Options) (KLResult, error) {
 	if v, vb := m.Config.VocabSize, base.Config.VocabSize; v != vb {
 		return KLResult{}, fmt.Errorf("the model has a vocabulary of %d tokens and the baseline %d: they cannot be compared", v, vb)
 	}
@@ -55,21 +61,28 @@ func CompareContext(ctx context.Context, m, base *runtime.Model, ids []int, seqL
 	r := KLResult{TextTokens: len(ids), Windows: len(windows), SeqLen: seqLen, Tokens: len(windows) * seqLen,
 		WindowNLL: make([]float64, len(windows)), WindowNLLBase: make([]float64, len(windows))}
 	acc := &klAccumulator{values: make([]float64, 0, len(windows)*(seqLen-1))}
-	for i, w := range windows {
-		if err := ctx.Err(); err != nil {
-			return KLResult{}, err
-		}
-		wc, err := compareWindow(m, base, w)
-		if err != nil {
-			return KLResult{}, fmt.Errorf("window %d: %w", i, err)
-		}
-		r.WindowNLL[i], r.WindowNLLBase[i] = runtime.MeanNLL(wc.nll), runtime.MeanNLL(wc.nllBase)
-		for _, p := range wc.rows {
+	perWindow := max(WindowBytes(m.Config, seqLen, true), WindowBytes(base.Config, seqLen, true))
+	w := firstOptions(opts).workers(len(windows), perWindow, m, base)
+	// Each window's positions wait here until every earlier window is
+	// folded in, so the statistics are accumulated in window order.
+	pending := make([][]rowComparison, len(windows))
+	slots := &windowSlots{ready: make([]bool, len(windows)), fold: func(i int) {
+		for _, p := range pending[i] {
 			acc.add(p)
 		}
-		if progress != nil {
-			progress(i+1, len(windows))
+		pending[i] = nil
+	}}
+	err := forWindows(ctx, len(windows), w, func(i int) error {
+		wc, err := compareWindow(m, base, windows[i])
+		if err != nil {
+			return err
 		}
+		r.WindowNLL[i], r.WindowNLLBase[i] = runtime.MeanNLL(wc.nll), runtime.MeanNLL(wc.nllBase)
+		pending[i] = wc.rows
+		return nil
+	}, slots.done, progress)
+	if err != nil {
+		return KLResult{}, err
 	}
 	r.Seconds = time.Since(start).Seconds()
 	r.TokensPerS = float64(r.Tokens) / r.Seconds

@@ -45,14 +45,18 @@ type Progress func(done, total int)
 
 // Perplexity evaluates a model under the reference protocol: each window's
 // loss is the mean next-token loss over its seq_len-1 targets, and
-// ppl = exp(mean over windows of the window losses).
-func Perplexity(m *runtime.Model, ids []int, seqLen, maxWindows int, progress Progress) (Result, error) {
-	return PerplexityContext(context.Background(), m, ids, seqLen, maxWindows, progress)
+// ppl = exp(mean over windows of the window losses). opts (at most one)
+// sets how many windows run at once; the result does not depend on it.
+func Perplexity(m *runtime.Model, ids []int, seqLen, maxWindows int, progress Progress, opts ...Options) (Result, error) {
+	return PerplexityContext(context.Background(), m, ids, seqLen, maxWindows, progress, opts...)
 }
 
 // PerplexityContext is Perplexity that stops between windows when ctx is
-// cancelled, returning ctx's error.
-func PerplexityContext(ctx context.Context, m *runtime.Model, ids []int, seqLen, maxWindows int, progress Progress) (Result, error) {
+// cancelled, returning ctx's error. Windows are evaluated by
+// Options.Workers goroutines at once (by default DefaultWorkers, capped by
+// the memory budget and the number of windows); progress is called from
+// one goroutine with the number of windows finished.
+func PerplexityContext(ctx context.Context, m *runtime.Model, ids []int, seqLen, maxWindows int, progress Progress, opts ...Options) (Result, error) {
 	windows := Windows(ids, seqLen, maxWindows)
 	if len(windows) == 0 {
 		return Result{}, fmt.Errorf("the text has %d tokens, fewer than one window of %d", len(ids), seqLen)
@@ -60,18 +64,17 @@ func PerplexityContext(ctx context.Context, m *runtime.Model, ids []int, seqLen,
 	start := time.Now()
 	r := Result{TextTokens: len(ids), Windows: len(windows), SeqLen: seqLen, Tokens: len(windows) * seqLen}
 	r.WindowNLL = make([]float64, len(windows))
-	for i, w := range windows {
-		if err := ctx.Err(); err != nil {
-			return Result{}, err
-		}
-		nll, err := m.NLL(w)
+	w := firstOptions(opts).workers(len(windows), WindowBytes(m.Config, seqLen, false), m)
+	err := forWindows(ctx, len(windows), w, func(i int) error {
+		nll, err := m.NLL(windows[i])
 		if err != nil {
-			return Result{}, fmt.Errorf("window %d: %w", i, err)
+			return err
 		}
 		r.WindowNLL[i] = runtime.MeanNLL(nll)
-		if progress != nil {
-			progress(i+1, len(windows))
-		}
+		return nil
+	}, func(int) {}, progress)
+	if err != nil {
+		return Result{}, err
 	}
 	r.Seconds = time.Since(start).Seconds()
 	r.TokensPerS = float64(r.Tokens) / r.Seconds

@@ -10,6 +10,15 @@ import (
 
 // Model is a NemotronH causal language model ready to run:
 // embedding -> blocks h = h + mixer(RMSNorm(h)) -> norm_f -> lm_head.
+//
+// Its forward pass (NLL, Logits, Hidden, RunBlock, ...) is safe to call
+// from several goroutines at once, and each call computes bit for bit what
+// it computes alone: a call allocates its own activations, the weights and
+// the Linears (every kernels and quant implementation) are only read, and
+// the kernels' packing and decoding scratch comes from sync.Pools. Observer
+// and HiddenHook are then called concurrently too, so they must be safe
+// for that (or nil); changing a field (a Linear through Linears, the
+// Observer) while calls run is not safe.
 type Model struct {
 	Config *Config
 	Embed  Embedder
