@@ -48,7 +48,7 @@ const (
 
 func (MambaQuant) Name() string { return "mambaquant" }
 func (MambaQuant) Summary() string {
-	return "MambaQuant: Hadamard or KLT-enhanced rotation (optionally smoothed) of the input space, then RTN or GPTQ rounding"
+	return "MambaQuant: Hadamard or KLT-enhanced rotation (optionally smoothed) of the input space, applied online, then RTN or GPTQ rounding (not exportable to GGUF; plans' residual_rotation is the fused, exportable rotation)"
 }
 func (MambaQuant) Options() []string {
 	return []string{"rotation", "rounding", "seed", "smooth", "damp", "act_order", "static_groups", "block_size"}
