@@ -73,7 +73,8 @@ func Apply(cfg *runtime.Config, float runtime.WeightSource, r *plan.Resolved, o 
 		if a.Spec.Keep {
 			continue
 		}
-		calibrated := a.Spec.NeedsCalibration()
+		// An importance matrix given from a file stands in for calibration.
+		calibrated := a.Spec.NeedsCalibration() && !(a.Spec.Method == quant.GGMLMethod && a.Spec.Rounding == "" && a.Importance != nil)
 		if a.Param.Matrix && (calibrated || o.MeasureErrors) && a.Param.Category != runtime.Embedding {
 			later = append(later, a)
 			needPass = needPass || calibrated
