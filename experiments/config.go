@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hyquant/hyquant/eval"
+	"github.com/hyquant/hyquant/internal/limits"
 	"github.com/hyquant/hyquant/internal/yamlx"
 	"github.com/hyquant/hyquant/plans"
 	"github.com/hyquant/hyquant/quant/plan"
@@ -80,6 +81,10 @@ func parse(m *yamlx.Map, path string) (*Config, error) {
 	}
 	if c.Output, err = m.String("output", filepath.Join("results", c.Name)); err != nil {
 		return nil, err
+	}
+	if strings.TrimSpace(c.Output) == "" {
+		v, _ := m.Get("output")
+		return nil, v.Errorf("is empty: give the results directory (default results/<name>)")
 	}
 	if c.LayerErrors, err = m.Bool("layer_errors", true); err != nil {
 		return nil, err
@@ -157,19 +162,11 @@ func (c *Config) parseEval(n yamlx.Node) error {
 	if c.Eval.Text, err = m.String("text", c.Eval.Text); err != nil {
 		return err
 	}
-	if c.Eval.SeqLen, err = m.Int("seq_len", c.Eval.SeqLen); err != nil {
+	if c.Eval.SeqLen, err = limitedInt(m, "seq_len", c.Eval.SeqLen, limits.SeqLen); err != nil {
 		return err
 	}
-	if c.Eval.SeqLen < 2 {
-		v, _ := m.Get("seq_len")
-		return v.Errorf("must be at least 2")
-	}
-	if c.Eval.MaxWindows, err = m.Int("max_windows", 0); err != nil {
+	if c.Eval.MaxWindows, err = limitedInt(m, "max_windows", 0, limits.MaxWindows); err != nil {
 		return err
-	}
-	if c.Eval.MaxWindows < 0 {
-		v, _ := m.Get("max_windows")
-		return v.Errorf("must be 0 (all windows) or positive")
 	}
 	if c.Eval.KL, err = m.Bool("kl", false); err != nil {
 		return err
@@ -190,10 +187,10 @@ func (c *Config) parseCalibration(n yamlx.Node) error {
 		v, _ := m.Get("text")
 		return v.Errorf("the WikiText-2 test split is the evaluation set; calibrate on other text")
 	}
-	if cc.Segments, err = m.Int("segments", cc.Segments); err != nil {
+	if cc.Segments, err = limitedInt(m, "segments", cc.Segments, limits.Segments); err != nil {
 		return err
 	}
-	if cc.Length, err = m.Int("length", cc.Length); err != nil {
+	if cc.Length, err = limitedInt(m, "length", cc.Length, limits.Length); err != nil {
 		return err
 	}
 	seed, err := m.Int("seed", int(cc.Seed))
@@ -201,9 +198,6 @@ func (c *Config) parseCalibration(n yamlx.Node) error {
 		return err
 	}
 	cc.Seed = int64(seed)
-	if cc.Segments < 1 || cc.Length < 2 {
-		return n.Errorf("segments must be at least 1 and length at least 2")
-	}
 	return m.Done("text", "segments", "length", "seed")
 }
 
@@ -231,7 +225,7 @@ func parseRun(n yamlx.Node) (Run, error) {
 	var p *plan.Plan
 	if pn.IsScalar() {
 		ref, _ := pn.Text()
-		if p, err = plans.Load(ref); err != nil {
+		if p, err = plans.LoadFrom(filepath.Dir(m.File), ref); err != nil {
 			return Run{}, pn.Errorf("%v", err)
 		}
 	} else {
@@ -259,6 +253,20 @@ func parseRun(n yamlx.Node) (Run, error) {
 		}
 	}
 	return run, m.Done("name", "plan", "imatrix")
+}
+
+// limitedInt reads an optional integer field and checks it against the
+// rule the matching command-line flag obeys too.
+func limitedInt(m *yamlx.Map, key string, def int, rule limits.Int) (int, error) {
+	v, err := m.Int(key, def)
+	if err != nil {
+		return 0, err
+	}
+	if err := rule.Check(v); err != nil {
+		n, _ := m.Get(key)
+		return 0, n.Errorf("%v", err)
+	}
+	return v, nil
 }
 
 func checkRunName(n yamlx.Node, name string) error {

@@ -76,6 +76,13 @@ func TestConfigErrorsNameLineAndField(t *testing.T) {
 		{"sweep: {methods: [magic], bits: [4]}\n", `unknown method "magic"`},
 		{"sensitivity: {categories: [ssm_inproj], bits: [4]}\n", `sensitivity.categories[0]: unknown category "ssm_inproj"`},
 		{"runs: {name: a}\n", "expected a list"},
+		{"sweep: {methods: [rtn], bits: [0]}\n", "exp.yaml:1: sweep.methods[0]: rtn-w0: bits 0 is out of range"},
+		{"output: \"\"\n", `exp.yaml:1: output: is empty: give the results directory`},
+		{"eval: {max_windows: -3}\n", "exp.yaml:1: eval.max_windows: must be 0 (all windows) or positive, got -3"},
+		{"eval: {seq_len: 99999999999}\n", "eval.seq_len: must be at most 1048576, got 99999999999"},
+		{"calibration: {segments: 0}\n", "exp.yaml:1: calibration.segments: must be at least 1, got 0"},
+		{"calibration: {length: 1}\n", "exp.yaml:1: calibration.length: must be at least 2, got 1"},
+		{"name: x\n---\nname: y\n", "exp.yaml:2: a second YAML document starts here"},
 	}
 	for _, c := range cases {
 		_, err := parseString(t, c.src)

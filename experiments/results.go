@@ -86,7 +86,7 @@ type RunConfig struct {
 	Method string `json:"method,omitempty"`
 	Bits   int    `json:"bits,omitempty"`
 	// Category is set for sensitivity runs: the one category quantised.
-	Category   string            `json:"category,omitempty"`
+	Category string `json:"category,omitempty"`
 	// Imatrix is the llama.cpp importance-matrix file the run used.
 	Imatrix string `json:"imatrix,omitempty"`
 	// Recipe is the llama.cpp recipe the plan starts from ("Q4_K_M

@@ -46,48 +46,18 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if err := os.MkdirAll(filepath.Join(c.Output, "plans"), 0o755); err != nil {
+	in, err := openInputs(c, o.Log)
+	if err != nil {
 		return nil, err
 	}
-	if err := copyConfig(c); err != nil {
-		return nil, err
-	}
-	// Records of an earlier run of this experiment: reused when their hash
-	// matches (unless Force), and kept in results.json until this run
-	// replaces them, so an interrupted resume or --force loses nothing.
-	prev := map[string]RunResult{}
-	var earlier []RunResult
-	switch old, err := ReadResults(c.Output); {
-	case err == nil:
-		earlier = old.Runs
-		if !o.Force {
-			for _, r := range old.Runs {
-				prev[r.Hash] = r
-			}
-		}
-	case !errors.Is(err, os.ErrNotExist):
+	l, text, ids, windows := in.l, in.text, in.ids, in.windows
+	defer l.Close()
+	// Every input is readable: only now is the output directory touched.
+	prev, earlier, err := prepareOutput(c, o.Force)
+	if err != nil {
 		return nil, err
 	}
 
-	fmt.Fprintf(o.Log, "Loading model %s\n", modelName(c.Model))
-	l, err := runtime.OpenModel(c.Model, runtime.WeightsAuto)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Close()
-	text, err := datasets.Load(c.Eval.Text)
-	if err != nil {
-		return nil, err
-	}
-	body := text.Body
-	if text.Name == datasets.WikiText2Test {
-		body = eval.JoinRows(body)
-	}
-	ids := l.Tokenizer.Encode(body)
-	windows := eval.Windows(ids, c.Eval.SeqLen, c.Eval.MaxWindows)
-	if len(windows) == 0 {
-		return nil, fmt.Errorf("%s: the evaluation text has %d tokens, fewer than one window of %d", c.File, len(ids), c.Eval.SeqLen)
-	}
 	inv := runtime.BuildInventory(l.Files.Config)
 	res := &Results{Experiment: c.Name, ConfigFile: c.File, Model: l.Files.Ref, ModelInfo: l.Files.Describe(), Params: inv.TotalParams(),
 		Eval:    EvalInfo{Text: text.Name, SeqLen: c.Eval.SeqLen, MaxWindows: c.Eval.MaxWindows, Windows: len(windows), Tokens: len(windows) * c.Eval.SeqLen, KL: c.Eval.KL},
@@ -109,7 +79,7 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 			return nil, err
 		}
 		if err := e.evaluate(&base, l.Model, time.Now()); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("run baseline: %w", err)
 		}
 	}
 	res.Runs = append(res.Runs, base)
@@ -180,6 +150,79 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 		fmt.Fprintf(o.Log, "%d record(s) of runs no longer in %s dropped from %s\n", n, c.File, ResultsFile)
 	}
 	return res, writeResults(c.Output, res)
+}
+
+// inputs are what an experiment reads: the model, the evaluation text and
+// its windows.
+type inputs struct {
+	l       *runtime.Loaded
+	text    datasets.Text
+	ids     []int
+	windows [][]int
+}
+
+// openInputs opens and checks everything an experiment reads (the model,
+// the evaluation and calibration texts), so that a missing or unreadable
+// one is refused before the output directory is created or changed.
+func openInputs(c *Config, log io.Writer) (*inputs, error) {
+	fmt.Fprintf(log, "Loading model %s\n", modelName(c.Model))
+	l, err := runtime.OpenModel(c.Model, runtime.WeightsAuto)
+	if err != nil {
+		return nil, fmt.Errorf("%s: model: %w", c.File, err)
+	}
+	in, err := readTexts(c, l)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return in, nil
+}
+
+func readTexts(c *Config, l *runtime.Loaded) (*inputs, error) {
+	text, err := datasets.Load(c.Eval.Text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: eval: %w", c.File, err)
+	}
+	if _, err := datasets.Load(c.Calibration.Text); err != nil {
+		return nil, fmt.Errorf("%s: calibration: %w", c.File, err)
+	}
+	body := text.Body
+	if text.Name == datasets.WikiText2Test {
+		body = eval.JoinRows(body)
+	}
+	ids := l.Tokenizer.Encode(body)
+	windows := eval.Windows(ids, c.Eval.SeqLen, c.Eval.MaxWindows)
+	if len(windows) == 0 {
+		return nil, fmt.Errorf("%s: the evaluation text has %d tokens, fewer than one window of %d", c.File, len(ids), c.Eval.SeqLen)
+	}
+	return &inputs{l: l, text: text, ids: ids, windows: windows}, nil
+}
+
+// prepareOutput creates the output directory, keeps a copy of the config
+// and returns the records of an earlier run of this experiment: reused
+// when their hash matches (unless force), and kept in results.json until
+// this run replaces them, so an interrupted resume or --force loses nothing.
+func prepareOutput(c *Config, force bool) (map[string]RunResult, []RunResult, error) {
+	if err := os.MkdirAll(filepath.Join(c.Output, "plans"), 0o755); err != nil {
+		return nil, nil, err
+	}
+	if err := copyConfig(c); err != nil {
+		return nil, nil, err
+	}
+	prev := map[string]RunResult{}
+	old, err := ReadResults(c.Output)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return prev, nil, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	if !force {
+		for _, r := range old.Runs {
+			prev[r.Hash] = r
+		}
+	}
+	return prev, old.Runs, nil
 }
 
 // withEarlier returns res with the earlier records whose run names res does
@@ -378,7 +421,7 @@ func (e *executor) evaluate(rr *RunResult, m *runtime.Model, start time.Time) er
 		return err
 	}
 	rr.WallSeconds = time.Since(start).Seconds()
-	return nil
+	return checkFiniteRun(rr)
 }
 
 func (e *executor) perplexity(rr *RunResult, m *runtime.Model, show eval.Progress) error {
@@ -536,6 +579,9 @@ func ReadResults(dir string) (*Results, error) {
 }
 
 func writeResults(dir string, r *Results) error {
+	if err := checkFiniteResults(r); err != nil {
+		return err
+	}
 	b, err := json.MarshalIndent(r, "", " ")
 	if err != nil {
 		return err

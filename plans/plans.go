@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -32,13 +33,42 @@ func Load(ref string) (*plan.Plan, error) {
 	if _, err := os.Stat(ref); err == nil {
 		return plan.LoadPlan(ref)
 	}
-	data, err := files.ReadFile(strings.TrimSuffix(ref, ".yaml") + ".yaml")
-	if err != nil {
-		return nil, fmt.Errorf("plan %q: no such file, and not a shipped plan (shipped: %s)", ref, strings.Join(Names(), ", "))
+	if p, ok, err := loadShipped(ref); ok {
+		return p, err
 	}
-	m, err := yamlx.Parse(data, "plans/"+strings.TrimSuffix(ref, ".yaml")+".yaml")
-	if err != nil {
-		return nil, err
+	return nil, fmt.Errorf("plan %q: no such file, and not a shipped plan (shipped: %s)", ref, strings.Join(Names(), ", "))
+}
+
+// LoadFrom loads a plan named inside a file of directory dir (an
+// experiment config): a relative path resolves against dir, not the
+// working directory; a reference that is no file there is a shipped plan.
+func LoadFrom(dir, ref string) (*plan.Plan, error) {
+	path := ref
+	if !filepath.IsAbs(ref) {
+		path = filepath.Join(dir, ref)
 	}
-	return plan.ParsePlan(m)
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		return plan.LoadPlan(path)
+	}
+	if p, ok, err := loadShipped(ref); ok {
+		return p, err
+	}
+	return nil, fmt.Errorf("plan %q: no such file %s (relative plan paths resolve against %s, the directory of the file naming the plan), and not a shipped plan (shipped: %s)",
+		ref, path, dir, strings.Join(Names(), ", "))
+}
+
+// loadShipped parses a shipped plan; ok is false when there is none of
+// that name.
+func loadShipped(ref string) (*plan.Plan, bool, error) {
+	name := strings.TrimSuffix(ref, ".yaml")
+	data, err := files.ReadFile(name + ".yaml")
+	if err != nil || strings.ContainsAny(name, `/\`) {
+		return nil, false, nil
+	}
+	m, err := yamlx.Parse(data, "plans/"+name+".yaml")
+	if err != nil {
+		return nil, true, err
+	}
+	p, err := plan.ParsePlan(m)
+	return p, true, err
 }

@@ -1,6 +1,9 @@
 package plans
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hyquant/hyquant/quant/plan"
@@ -65,5 +68,29 @@ func TestSeedPlans8B(t *testing.T) {
 func TestLoadUnknownPlan(t *testing.T) {
 	if _, err := Load("no-such-plan"); err == nil {
 		t.Fatal("unknown plan loaded")
+	}
+}
+
+// LoadFrom resolves relative paths against the given directory, not the
+// working directory, and falls back to shipped names.
+func TestLoadFromResolvesAgainstDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "p.yaml"), []byte("name: local\ncategories:\n  mlp_up: {bits: 4}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := LoadFrom(dir, "p.yaml"); err != nil || p.Name != "local" {
+		t.Fatalf("relative: %v", err)
+	}
+	if p, err := LoadFrom(dir, filepath.Join(dir, "p.yaml")); err != nil || p.Name != "local" {
+		t.Fatalf("absolute: %v", err)
+	}
+	for _, ref := range []string{"seed", "seed.yaml"} {
+		if p, err := LoadFrom(dir, ref); err != nil || p.Name != "seed" {
+			t.Fatalf("shipped %s: %v", ref, err)
+		}
+	}
+	// README.md is in the working directory (the plans folder), not in dir.
+	if _, err := LoadFrom(dir, "README.md"); err == nil || !strings.Contains(err.Error(), `plan "README.md": no such file `+filepath.Join(dir, "README.md")) {
+		t.Fatalf("missing: %v", err)
 	}
 }

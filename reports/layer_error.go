@@ -240,7 +240,7 @@ func layerErrorFigure(dir string, d *data) (figureResult, error) {
 	}
 	names := make([]string, len(runs))
 	for i, r := range runs {
-		names[i] = "`" + r.Name + "`"
+		names[i] = code(r.Name)
 	}
 	caption := fmt.Sprintf("Relative output error ‖WX − QX‖² / ‖WX‖² of every quantised linear layer on calibration data, by block index (lm_head last), for %s; one panel per run, sharing the logarithmic y axis. Colour and shape give the layer kind (Mamba2, MLP, attention, lm_head); the linear layers of one block are spread slightly left to right in computation order.", strings.Join(names, ", "))
 	if bits > 0 {

@@ -33,19 +33,19 @@ func markdown(dir string, d *data, figs []figureResult) string {
 	if name == "" {
 		name = "experiment"
 	}
-	p("# Quantisation report: %s\n\n", name)
+	p("# Quantisation report: %s\n\n", code(name))
 	p("Written by `reports.Write` from `results.json`; every number below is read from it, and the [last section](#reproduce) gives the command that reproduces each one.\n\n")
 
 	// What was run.
 	p("## What was run\n\n")
 	if r.ConfigFile != "" {
-		p("- **Experiment:** `%s`, config `%s` (a copy is kept as `%s`).\n", name, r.ConfigFile, slash(filepath.Join(dir, "experiment.yaml")))
+		p("- **Experiment:** %s, config %s (a copy is kept as %s).\n", code(name), code(r.ConfigFile), code(slash(filepath.Join(dir, "experiment.yaml"))))
 	} else {
-		p("- **Experiment:** `%s` (config copy: `%s`).\n", name, slash(filepath.Join(dir, "experiment.yaml")))
+		p("- **Experiment:** %s (config copy: %s).\n", code(name), code(slash(filepath.Join(dir, "experiment.yaml"))))
 	}
-	p("- **Model:** `%s`", orDash(r.Model))
+	p("- **Model:** %s", code(orDash(r.Model)))
 	if r.ModelInfo != "" && r.ModelInfo != r.Model {
-		p(" (%s)", r.ModelInfo)
+		p(" (%s)", code(r.ModelInfo))
 	}
 	if r.Params > 0 {
 		p(", %s parameters", units.Commas(r.Params))
@@ -59,11 +59,11 @@ func markdown(dir string, d *data, figs []figureResult) string {
 	if ev.MaxWindows > 0 {
 		windows = fmt.Sprintf("the first %d windows (--max-windows %d)", ev.Windows, ev.MaxWindows)
 	}
-	p("- **Evaluation:** perplexity on `%s`, seq_len %d, %s, %s tokens. Protocol: non-overlapping windows of seq_len tokens (the tail is dropped), ppl = exp(mean over windows of each window's mean next-token loss).\n",
-		orDash(ev.Text), ev.SeqLen, windows, units.Commas(int64(ev.Tokens)))
-	p("- **Calibration:** `%s`, %d segments × %d tokens, seed %d (used by calibrated methods and for the per-layer errors).\n", orDash(r.Calib.Text), r.Calib.Segments, r.Calib.Length, r.Calib.Seed)
+	p("- **Evaluation:** perplexity on %s, seq_len %d, %s, %s tokens. Protocol: non-overlapping windows of seq_len tokens (the tail is dropped), ppl = exp(mean over windows of each window's mean next-token loss).\n",
+		code(orDash(ev.Text)), ev.SeqLen, windows, units.Commas(int64(ev.Tokens)))
+	p("- **Calibration:** %s, %d segments × %d tokens, seed %d (used by calibrated methods and for the per-layer errors).\n", code(orDash(r.Calib.Text)), r.Calib.Segments, r.Calib.Length, r.Calib.Seed)
 	if r.Machine.CPU != "" || r.Machine.GoVer != "" {
-		p("- **Machine:** %s, %d threads, %s (wall times are from this machine).\n", orDash(r.Machine.CPU), r.Machine.Threads, orDash(r.Machine.GoVer))
+		p("- **Machine:** %s, %d threads, %s (wall times are from this machine).\n", printable(orDash(r.Machine.CPU)), r.Machine.Threads, printable(orDash(r.Machine.GoVer)))
 	}
 	nb := 0
 	if d.baseline != nil {
@@ -97,7 +97,7 @@ func markdown(dir string, d *data, figs []figureResult) string {
 			if !finite(run.PPL) {
 				delta = "—"
 			}
-			row := []any{"`" + run.Name + "`", run.Kind, precisionSummary(run), units.Commas(run.TotalBytes), fmt.Sprintf("%.3f", float64(run.TotalBytes)/units.MB),
+			row := []any{code(run.Name), printable(run.Kind), printable(precisionSummary(run)), units.Commas(run.TotalBytes), fmt.Sprintf("%.3f", float64(run.TotalBytes)/units.MB),
 				units.Percent(run.Reduction), fmtPPL4(run.PPL), delta}
 			if withKL {
 				row = append(row, klCells(run)...)
@@ -160,7 +160,7 @@ func markdown(dir string, d *data, figs []figureResult) string {
 				case math.IsNaN(run.DeltaPPL) || math.IsInf(run.DeltaPPL, 0):
 					row = append(row, fmt.Sprint(run.DeltaPPL))
 				default:
-					row = append(row, fmt.Sprintf("%+.3f (`%s`)", run.DeltaPPL, run.Name))
+					row = append(row, fmt.Sprintf("%+.3f (%s)", run.DeltaPPL, code(run.Name)))
 				}
 			}
 			t.Row(row...)
@@ -185,7 +185,7 @@ func markdown(dir string, d *data, figs []figureResult) string {
 		}
 		t := table.New(header...)
 		for _, run := range runs {
-			row := []any{"`" + run.Name + "`"}
+			row := []any{code(run.Name)}
 			for _, k := range ks {
 				row = append(row, geoMeanError(run.LayerErrors, k))
 			}
@@ -237,7 +237,7 @@ func verdict(b *strings.Builder, d *data, dir string) {
 		if c.Reaches58 {
 			mark = "yes"
 		}
-		t.Row("`"+fp.Plan+"`", units.Commas(fp.Quantized), fmt.Sprintf("%.3f", float64(fp.Quantized)/units.GB), fmt.Sprintf("%.3f", float64(fp.Quantized)/units.GiB),
+		t.Row(code(fp.Plan), units.Commas(fp.Quantized), fmt.Sprintf("%.3f", float64(fp.Quantized)/units.GB), fmt.Sprintf("%.3f", float64(fp.Quantized)/units.GiB),
 			fmt.Sprintf("%.3f", c.QuantizedClaimUnits), units.Percent(c.Reduction), mark)
 		switch {
 		case c.Reaches58 && math.Abs(c.QuantizedClaimUnits-plan.ClaimQuantized) < claimCloseTo65:
@@ -257,8 +257,8 @@ func verdict(b *strings.Builder, d *data, dir string) {
 		p("- The recorded 8B baseline, %s bytes, is %.3f claim-GB, not the quoted 15.45: the footprints may not be of Nemotron-H-8B; only the ratios compare.\n", units.Commas(base), bc.BaselineClaimUnits)
 	}
 	line := func(name string, c plan.ClaimCheck, what string) {
-		p("- `%s` %s: %s bytes = %.3f GB = %.3f GiB = %.3f claim-GB; reduction %s.\n",
-			name, what, units.Commas(c.Quantized), float64(c.Quantized)/units.GB, float64(c.Quantized)/units.GiB, c.QuantizedClaimUnits, units.Percent(c.Reduction))
+		p("- %s %s: %s bytes = %.3f GB = %.3f GiB = %.3f claim-GB; reduction %s.\n",
+			code(name), what, units.Commas(c.Quantized), float64(c.Quantized)/units.GB, float64(c.Quantized)/units.GiB, c.QuantizedClaimUnits, units.Percent(c.Reduction))
 	}
 	for i, c := range asQuoted {
 		line(quotedNames[i], c, "**reaches 58%** and is the quoted ~6.5 in the claim's unit")
@@ -274,7 +274,7 @@ func verdict(b *strings.Builder, d *data, dir string) {
 	case len(asQuoted) > 0:
 		c := asQuoted[0]
 		p("So the claim holds only for %s, and only in its mixed unit: %s is %.3f claim-GB (\"~6.5 GB\") with a %s reduction (\"58%%\" after rounding), but %.3f → %.3f in GB and %.3f → %.3f in GiB.",
-			codeList(quotedNames), quotedNames[0], c.QuantizedClaimUnits, units.Percent(c.Reduction),
+			codeList(quotedNames), code(quotedNames[0]), c.QuantizedClaimUnits, units.Percent(c.Reduction),
 			float64(c.Baseline)/units.GB, float64(c.Quantized)/units.GB, float64(c.Baseline)/units.GiB, float64(c.Quantized)/units.GiB)
 		if len(notReach) > 0 {
 			p(" It does not hold for %s.", codeList(notNames))
@@ -315,13 +315,17 @@ func reproduce(b *strings.Builder, d *data, dir string) {
 			if i > 0 {
 				p("\n")
 			}
-			p("# %s: ppl %s, %s bytes\n", run.Name, fmtPPL4(run.PPL), units.Commas(run.TotalBytes))
+			p("# %s: ppl %s, %s bytes\n", printable(run.Name), fmtPPL4(run.PPL), units.Commas(run.TotalBytes))
 			if run.Kind == "baseline" {
 				model := d.r.Model
 				if model == "" {
 					model = models.Default
 				}
 				p("go run ./cmd/hyquant eval --model %s %s\n", shellQuote(model), evalFlags)
+				continue
+			}
+			if !plainFileName(run.Name) {
+				p("# no command: the run name is not a plain file name (hyquant run never records one; results.json was edited)\n")
 				continue
 			}
 			out := rd + "/models/" + run.Name
@@ -343,13 +347,18 @@ func reproduce(b *strings.Builder, d *data, dir string) {
 			}
 		}
 		for _, fp := range fps {
-			ref := fp.Plan
+			ref, file := fp.Plan, fp.Plan
 			switch {
 			case runByPlan[fp.Plan] != nil:
-				ref = rd + "/plans/" + runByPlan[fp.Plan].Name + ".yaml"
+				file = runByPlan[fp.Plan].Name
+				ref = rd + "/plans/" + file + ".yaml"
 			case shipped[fp.Plan]:
 			default:
-				ref = rd + "/plans/" + fp.Plan + ".yaml"
+				ref = rd + "/plans/" + file + ".yaml"
+			}
+			if !plainFileName(file) {
+				p("# %s: no command, the plan name is not a plain file name (results.json was edited)\n", printable(fp.Plan))
+				continue
 			}
 			p("go run ./cmd/hyquant plan %s --plan %s   # %s bytes\n", model8B, shellQuote(ref), units.Commas(fp.Quantized))
 		}
@@ -373,7 +382,7 @@ func shellQuote(s string) string {
 func codeList(names []string) string {
 	q := make([]string, len(names))
 	for i, n := range names {
-		q[i] = "`" + n + "`"
+		q[i] = code(n)
 	}
 	return strings.Join(q, ", ")
 }

@@ -58,7 +58,7 @@ func paretoBy(runs []*experiments.RunResult, y func(*experiments.RunResult) floa
 func figure1Runs(d *data) (main, single []*experiments.RunResult, dropped []string) {
 	for _, run := range d.all {
 		if !finite(run.PPL) {
-			dropped = append(dropped, fmt.Sprintf("%s (ppl %v)", run.Name, run.PPL))
+			dropped = append(dropped, fmt.Sprintf("%s (ppl %v)", printable(run.Name), run.PPL))
 			continue
 		}
 		if run.Kind == "sensitivity" {
@@ -362,7 +362,7 @@ func pplMemoryFigure(dir string, d *data) (figureResult, error) {
 	if len(front) > 1 {
 		names := make([]string, len(front))
 		for i, r := range front {
-			names[i] = "`" + r.Name + "`"
+			names[i] = code(r.Name)
 		}
 		caption += " The dashed line is the Pareto frontier (no other run has both lower memory and lower perplexity): " + strings.Join(names, ", ") + "."
 	}

@@ -307,7 +307,8 @@ func (c *Checkpoint) ReadAt(name string, off int64, dst []byte) error {
 	return r.file.ReadAt(name, off, dst)
 }
 
-// Float32 converts a float tensor to float32, checking its shape.
+// Float32 converts a float tensor to float32, checking its shape and that
+// every value is finite (a NonFiniteError names the first that is not).
 func (c *Checkpoint) Float32(name string, shape ...int) ([]float32, error) {
 	r, ok := c.byName[name]
 	if !ok {
@@ -316,6 +317,14 @@ func (c *Checkpoint) Float32(name string, shape ...int) ([]float32, error) {
 	if err := checkShape(r, shape); err != nil {
 		return nil, err
 	}
+	v, err := r.float32()
+	if err != nil {
+		return nil, err
+	}
+	return v, CheckFinite(v, TensorInfo{TensorInfo: r.tensorInfo(), File: r.path()}, 0)
+}
+
+func (r tensorRef) float32() ([]float32, error) {
 	if r.mem != nil {
 		b, err := r.mem.bytes()
 		if err != nil {
@@ -324,7 +333,7 @@ func (c *Checkpoint) Float32(name string, shape ...int) ([]float32, error) {
 		v := make([]float32, r.mem.info.NumElements())
 		return v, safetensors.ToFloat32(v, b, r.mem.info.DType)
 	}
-	v, _, err := r.file.Float32(name)
+	v, _, err := r.file.Float32(r.info.Name)
 	return v, err
 }
 

@@ -295,6 +295,9 @@ func (raw *rawConfig) validate(file string) (*Config, error) {
 		if *p <= 0 {
 			return 0, fail(field, "must be positive, got %d", *p)
 		}
+		if max := maxDim[field]; *p > max {
+			return 0, fail(field, "%d is implausibly large: hyquant accepts at most %d", *p, max)
+		}
 		return *p, nil
 	}
 	var err error
@@ -320,6 +323,11 @@ func (raw *rawConfig) validate(file string) (*Config, error) {
 		{"chunk_size", raw.ChunkSize, &c.ChunkSize, 256, false},
 	} {
 		if *f.dst, err = positive(f.name, f.p, f.def, f.required); err != nil {
+			return nil, err
+		}
+	}
+	if raw.NumHiddenLayers != nil {
+		if _, err := positive("num_hidden_layers", raw.NumHiddenLayers, 0, true); err != nil {
 			return nil, err
 		}
 	}
@@ -367,6 +375,9 @@ func (raw *rawConfig) validate(file string) (*Config, error) {
 	}
 	if len(c.Layers) == 0 {
 		return nil, fail("hybrid_override_pattern", "has no layers")
+	}
+	if len(c.Layers) > maxDim["num_hidden_layers"] {
+		return nil, fail("hybrid_override_pattern", "describes %d layers, implausibly many: hyquant accepts at most %d", len(c.Layers), maxDim["num_hidden_layers"])
 	}
 	if raw.NumHiddenLayers != nil && *raw.NumHiddenLayers != len(c.Layers) {
 		src := "hybrid_override_pattern"
@@ -442,6 +453,9 @@ func (raw *rawConfig) validate(file string) (*Config, error) {
 			return nil, fail("time_step_limit", "[%g, %g] is not a range 0 <= min <= max", lo, hi)
 		}
 		c.TimeStepLimit = [2]float64{lo, hi}
+	}
+	if err := checkSize(c); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

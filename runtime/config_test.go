@@ -81,6 +81,10 @@ func TestConfigErrorsNameFileAndField(t *testing.T) {
 		{"head dims disagree", edit(`"attention_head_dim": 64`, `"attention_head_dim": 32`), "head_dim", "attention_head_dim is 32"},
 		{"time step limit", edit(`"rms_norm_eps": 1e-05,`, `"rms_norm_eps": 1e-05, "time_step_limit": [0.5, 0.1],`), "time_step_limit", "not a range"},
 		{"model type", edit(`"model_type": "nemotron_h"`, `"model_type": "llama"`), "model_type", "not a NemotronH"},
+		{"vocab 2^62", edit(`"vocab_size": 8192`, `"vocab_size": 4611686018427387904`), "vocab_size", "4611686018427387904 is implausibly large: hyquant accepts at most 4194304"},
+		{"huge hidden", edit(`"hidden_size": 256`, `"hidden_size": 9223372036854775807`), "hidden_size", "implausibly large"},
+		{"huge layers", edit(`"num_hidden_layers": 20`, `"num_hidden_layers": 1000000`), "num_hidden_layers", "implausibly large"},
+		{"huge kernel", edit(`"expand": 2,`, `"expand": 2, "conv_kernel": 100000,`), "conv_kernel", "at most 64"},
 		{"syntax", edit(`"expand": 2,`, `"expand": 2,,`), "", "invalid JSON at line 21, column 16"},
 	}
 	for _, c := range cases {
@@ -128,4 +132,29 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("empty inventory")
 		}
 	})
+}
+
+// Dimensions each within bounds whose product is still too large: refused
+// as a whole-file error naming the tensor where the sum passed the limit,
+// before any caller forms a wrapped parameter count.
+func TestConfigRefusesImplausibleTotal(t *testing.T) {
+	cfg := `{"model_type": "nemotron_h", "vocab_size": 1048576, "hidden_size": 65536, "intermediate_size": 1048576,
+	"hybrid_override_pattern": "` + strings.Repeat("-", 100) + `", "num_attention_heads": 64, "num_key_value_heads": 8,
+	"mamba_num_heads": 16384, "mamba_head_dim": 8, "n_groups": 8, "ssm_state_size": 128}`
+	_, err := ParseConfig([]byte(cfg), "big/config.json")
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.File != "big/config.json" || ce.Field != "" ||
+		!strings.Contains(err.Error(), "imply more than 1099511627776 (2^40) parameters (at tensor backbone.layers.") {
+		t.Fatalf("got %v", err)
+	}
+	// The same shapes with 4 layers are accepted, and the count is exact.
+	small := strings.Replace(cfg, strings.Repeat("-", 100), "----", 1)
+	c, err := ParseConfig([]byte(small), "ok/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := int64(2*1048576*65536 + 4*(65536+2*1048576*65536) + 65536)
+	if got := BuildInventory(c).TotalParams(); got != want {
+		t.Fatalf("total %d, want %d", got, want)
+	}
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -25,6 +26,9 @@ type GGUFExportOptions struct {
 	// FileType is general.file_type; 0 derives it from the matrices' float
 	// type (a float export).
 	FileType uint32
+	// Context, when set, stops the export between tensors: the temporary
+	// file is removed and ctx's error returned.
+	Context context.Context
 }
 
 // GGUFBlocks is one tensor in a ggml block type: its bytes in Data, or
@@ -111,6 +115,10 @@ func ExportGGUF(path string, mf *ModelFiles, ck *Checkpoint, o GGUFExportOptions
 	}
 	var done int64
 	for _, t := range tensors {
+		if o.Context != nil && o.Context.Err() != nil {
+			w.Abort()
+			return nil, o.Context.Err()
+		}
 		if b, ok := o.Blocks[t.Hub]; ok {
 			err = writeExportBlocks(w, t, b)
 		} else {
@@ -261,6 +269,9 @@ func writeExportTensor(w *gguf.Writer, ck *Checkpoint, c *Config, t GGUFTensorLa
 		if err := ck.ReadAt(t.Hub, 0, raw); err != nil {
 			return err
 		}
+		if err := CheckFiniteRaw(raw, ti, 0); err != nil {
+			return err
+		}
 		if !same {
 			return fmt.Errorf("stored as %s, exported as %s: conversion of permuted rows is not supported", ti.DType, t.Type)
 		}
@@ -272,6 +283,9 @@ func writeExportTensor(w *gguf.Writer, ck *Checkpoint, c *Config, t GGUFTensorLa
 		for off := int64(0); off < ti.Bytes(); off += piece {
 			b := buf[:min(piece, ti.Bytes()-off)]
 			if err := ck.ReadAt(t.Hub, off, b); err != nil {
+				return err
+			}
+			if err := CheckFiniteRaw(b, ti, off/int64(ti.DType.Size())); err != nil {
 				return err
 			}
 			if err := w.WriteData(b); err != nil {

@@ -77,6 +77,21 @@ func ResolveModel(ref string) (*ModelFiles, error) {
 	return nil, err
 }
 
+// Sources are the paths an output made from this model must stay clear
+// of: the model directory, the GGUF file or the config file; none for an
+// embedded model.
+func (m *ModelFiles) Sources() []string {
+	switch {
+	case m.Embedded:
+		return nil
+	case m.GGUF != "":
+		return []string{m.GGUF}
+	case m.ConfigOnly:
+		return []string{m.Ref}
+	}
+	return []string{m.Dir}
+}
+
 // OpenCheckpoint opens the model's weights.
 func (m *ModelFiles) OpenCheckpoint() (*Checkpoint, error) {
 	if m.ConfigOnly {

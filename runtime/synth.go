@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hyquant/hyquant/internal/atomicfile"
+	"github.com/hyquant/hyquant/internal/outdir"
 	"github.com/hyquant/hyquant/internal/parallel"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
@@ -21,10 +23,21 @@ type SynthOptions struct {
 	ShardBytes int64 // target shard size; default 5e9 (as the Hub shards)
 	// Progress, when set, is called with bytes written so far and the total.
 	Progress func(done, total int64)
+	// Files are more files to write into the directory (tokenizer.json).
+	Files map[string][]byte
+	// Context, when set, stops the write between chunks: the temporary
+	// directory is removed and ctx's error returned.
+	Context context.Context
 }
 
 // synthChunk is the number of values generated (and held) at a time.
 const synthChunk = 1 << 22
+
+// synthShard is the tensors of one shard and their bytes.
+type synthShard struct {
+	specs []safetensors.TensorSpec
+	bytes int64
+}
 
 // WriteSynthetic writes a checkpoint with the Hub layout for a config:
 // config.json (the given bytes), bf16 safetensors shards of about
@@ -33,67 +46,48 @@ const synthChunk = 1 << 22
 // U(±1/sqrt(kernel)), A_log = log U(1, 16), D ≈ 1, dt_bias = softplus⁻¹ of a
 // log-uniform dt in [0.001, 0.1], norm weights ≈ 1. Tensors are generated
 // and written in chunks, so memory stays small whatever the model size.
-// Every file is written to a temporary name and renamed when complete.
+// The directory is built under a temporary name beside outDir (see package
+// outdir) and renamed into place when complete; outDir must not exist or
+// be empty.
 func WriteSynthetic(cfg *Config, configJSON []byte, outDir string, o SynthOptions) error {
 	if o.ShardBytes <= 0 {
 		o.ShardBytes = 5e9
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+	if err := outdir.CheckDir(outDir, false); err != nil {
 		return err
 	}
+	parent := filepath.Dir(filepath.Clean(outDir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, outdir.TempPattern(outDir))
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // gone once renamed
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := writeSynthFiles(cfg, configJSON, tmp, o); err != nil {
+		return err
+	}
+	return outdir.Replace(tmp, outDir, false)
+}
+
+func writeSynthFiles(cfg *Config, configJSON []byte, dir string, o SynthOptions) error {
 	inv := BuildInventory(cfg)
-	type shard struct {
-		specs []safetensors.TensorSpec
-		bytes int64
-	}
-	var shards []*shard
-	var total int64
-	for _, p := range inv.Params {
-		s := safetensors.TensorSpec{Name: p.Name, DType: safetensors.BF16, Shape: int64s(p.Shape)}
-		if len(shards) == 0 || (shards[len(shards)-1].bytes+s.Bytes() > o.ShardBytes && len(shards[len(shards)-1].specs) > 0) {
-			shards = append(shards, &shard{})
-		}
-		sh := shards[len(shards)-1]
-		sh.specs = append(sh.specs, s)
-		sh.bytes += s.Bytes()
-		total += s.Bytes()
-	}
+	shards, total := planShards(inv, o.ShardBytes)
 	weightMap := map[string]string{}
 	var done int64
-	buf := make([]float32, synthChunk)
-	raw := make([]byte, 2*synthChunk)
 	for i, sh := range shards {
 		name := fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, len(shards))
-		w, err := safetensors.Create(filepath.Join(outDir, name), sh.specs, map[string]string{"format": "pt"})
-		if err != nil {
-			return err
-		}
 		for _, s := range sh.specs {
 			weightMap[s.Name] = name
-			if err := w.BeginTensor(s.Name); err != nil {
-				w.Abort()
-				return err
-			}
-			p, _ := inv.Lookup(s.Name)
-			n := p.NumElements()
-			for off := int64(0); off < n; off += synthChunk {
-				m := int(min(synthChunk, n-off))
-				fillSynthetic(buf[:m], p, cfg, o.Seed, off)
-				if err := safetensors.FromFloat32(raw[:2*m], buf[:m], safetensors.BF16); err != nil {
-					w.Abort()
-					return err
-				}
-				if _, err := w.Write(raw[:2*m]); err != nil {
-					w.Abort()
-					return err
-				}
-				done += int64(2 * m)
-				if o.Progress != nil {
-					o.Progress(done, total)
-				}
-			}
 		}
-		if err := w.Close(); err != nil {
+		if err := writeSynthShard(filepath.Join(dir, name), sh, inv, cfg, o, &done, total); err != nil {
 			return err
 		}
 	}
@@ -101,10 +95,71 @@ func WriteSynthetic(cfg *Config, configJSON []byte, outDir string, o SynthOption
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(outDir, IndexFile), index); err != nil {
+	files := map[string][]byte{IndexFile: index, "config.json": configJSON}
+	for n, b := range o.Files {
+		files[n] = b
+	}
+	for n, b := range files {
+		if err := atomicfile.WriteFile(filepath.Join(dir, n), b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// planShards groups the inventory's tensors, in order, into shards of
+// about shardBytes.
+func planShards(inv *Inventory, shardBytes int64) ([]*synthShard, int64) {
+	var shards []*synthShard
+	var total int64
+	for _, p := range inv.Params {
+		s := safetensors.TensorSpec{Name: p.Name, DType: safetensors.BF16, Shape: int64s(p.Shape)}
+		if len(shards) == 0 || (shards[len(shards)-1].bytes+s.Bytes() > shardBytes && len(shards[len(shards)-1].specs) > 0) {
+			shards = append(shards, &synthShard{})
+		}
+		sh := shards[len(shards)-1]
+		sh.specs = append(sh.specs, s)
+		sh.bytes += s.Bytes()
+		total += s.Bytes()
+	}
+	return shards, total
+}
+
+func writeSynthShard(path string, sh *synthShard, inv *Inventory, cfg *Config, o SynthOptions, done *int64, total int64) error {
+	w, err := safetensors.Create(path, sh.specs, map[string]string{"format": "pt"})
+	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(outDir, "config.json"), configJSON)
+	buf := make([]float32, synthChunk)
+	raw := make([]byte, 2*synthChunk)
+	for _, s := range sh.specs {
+		if err := w.BeginTensor(s.Name); err != nil {
+			w.Abort()
+			return err
+		}
+		p, _ := inv.Lookup(s.Name)
+		n := p.NumElements()
+		for off := int64(0); off < n; off += synthChunk {
+			m := int(min(synthChunk, n-off))
+			fillSynthetic(buf[:m], p, cfg, o.Seed, off)
+			err := o.Context.Err()
+			if err == nil {
+				err = safetensors.FromFloat32(raw[:2*m], buf[:m], safetensors.BF16)
+			}
+			if err == nil {
+				_, err = w.Write(raw[:2*m])
+			}
+			if err != nil {
+				w.Abort()
+				return err
+			}
+			*done += int64(2 * m)
+			if o.Progress != nil {
+				o.Progress(*done, total)
+			}
+		}
+	}
+	return w.Close()
 }
 
 // fillSynthetic generates values [off, off+len(dst)) of a parameter. Each

@@ -82,13 +82,14 @@ func (w *CheckpointWeights) Linear(name string, out, in int, biasName string) (k
 	if len(ti.Shape) != 2 || ti.Shape[0] != int64(out) || ti.Shape[1] != int64(in) {
 		return nil, &CheckpointError{File: ti.File, Msg: fmt.Sprintf("tensor %q has shape %v, want [%d %d]", name, ti.Shape, out, in)}
 	}
-	if w.Mode == WeightsMapped {
-		switch ti.DType {
-		case safetensors.BF16:
-			return kernels.NewBF16Dense(raw, out, in, bias), nil
-		case safetensors.F16:
-			return kernels.NewFP16Dense(raw, out, in, bias), nil
+	if w.Mode == WeightsMapped && (ti.DType == safetensors.BF16 || ti.DType == safetensors.F16) {
+		if err := CheckFiniteRaw(raw, ti, 0); err != nil {
+			return nil, err
 		}
+		if ti.DType == safetensors.BF16 {
+			return kernels.NewBF16Dense(raw, out, in, bias), nil
+		}
+		return kernels.NewFP16Dense(raw, out, in, bias), nil
 	}
 	f, err := w.Ck.Float32(name, out, in)
 	if err != nil {
@@ -109,6 +110,9 @@ func (w *CheckpointWeights) Embedding(name string, vocab, hidden int) (Embedder,
 		return nil, &CheckpointError{File: ti.File, Msg: fmt.Sprintf("tensor %q is %s; embeddings must be BF16, F16 or F32", name, ti.DType)}
 	}
 	if w.Mode == WeightsMapped {
+		if err := CheckFiniteRaw(raw, ti, 0); err != nil {
+			return nil, err
+		}
 		return &RawEmbedding{Raw: raw, DType: ti.DType, Hidden: hidden}, nil
 	}
 	f, err := w.Ck.Float32(name, vocab, hidden)

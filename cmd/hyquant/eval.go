@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hyquant/hyquant/datasets"
 	"github.com/hyquant/hyquant/eval"
+	"github.com/hyquant/hyquant/internal/limits"
 	"github.com/hyquant/hyquant/internal/progress"
 	"github.com/hyquant/hyquant/internal/sysinfo"
 	"github.com/hyquant/hyquant/internal/units"
@@ -154,16 +156,37 @@ type evalJSON struct {
 	Threads    int     `json:"threads"`
 }
 
+// check validates the numeric flags by the rules of the experiment
+// config's eval fields.
+func (o evalOptions) check() error {
+	if err := limits.SeqLen.Flag("seq-len", o.seqLen); err != nil {
+		return err
+	}
+	if err := limits.MaxWindows.Flag("max-windows", o.maxWindows); err != nil {
+		return err
+	}
+	return limits.Threads.Flag("threads", o.threads)
+}
+
+// finitePPL refuses a perplexity that is not a finite number (the model's
+// outputs overflowed), naming the model, instead of printing NaN.
+func finitePPL(model string, ppl, nll float64) error {
+	if math.IsNaN(ppl) || math.IsInf(ppl, 0) || math.IsNaN(nll) || math.IsInf(nll, 0) {
+		return fmt.Errorf("model %s: perplexity %v (mean nll %v) is not a finite number: its outputs are not usable", model, ppl, nll)
+	}
+	return nil
+}
+
 func runEval(w io.Writer, o evalOptions) error {
+	if err := o.check(); err != nil {
+		return err
+	}
 	if o.threads > 0 {
 		runtime.GOMAXPROCS(o.threads)
 	}
 	mode, err := weightMode(o.weights)
 	if err != nil {
 		return err
-	}
-	if o.seqLen < 2 {
-		return fmt.Errorf("--seq-len %d: a window needs at least 2 tokens", o.seqLen)
 	}
 	text, body, err := evalText(o.text, o.protocol)
 	if err != nil {
@@ -186,6 +209,9 @@ func runEval(w io.Writer, o evalOptions) error {
 		bar.Set(done, fmt.Sprintf("eval %.0f tok/s", float64(done*o.seqLen)/time.Since(started).Seconds()))
 	})
 	bar.Finish()
+	if err == nil {
+		err = finitePPL(l.Files.Describe(), r.PPL, r.MeanNLL)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hyquant/hyquant/internal/outdir"
 	"github.com/hyquant/hyquant/internal/progress"
 	"github.com/hyquant/hyquant/internal/sysinfo"
 	"github.com/hyquant/hyquant/internal/units"
@@ -21,6 +23,9 @@ type exportOptions struct {
 	model, out, format, name, planRef string
 	calibOptions                      // for --plan
 	force, asJSON                     bool
+
+	ctx   context.Context // cancelled on interrupt (nil: never)
+	notes io.Writer       // notes beside the output (nil: discarded)
 }
 
 func newExportCmd() *cobra.Command {
@@ -59,6 +64,9 @@ without --force.`,
   hyquant export --model path/to/Nemotron-H-8B-Base-8K --out nemotron-h-8b.bf16.gguf`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := interruptible()
+			defer stop()
+			o.ctx, o.notes = ctx, cmd.ErrOrStderr()
 			return runExport(cmd.OutOrStdout(), o)
 		},
 	}
@@ -87,12 +95,18 @@ type exportJSON struct {
 }
 
 func runExport(w io.Writer, o exportOptions) error {
-	start := time.Now()
-	if o.format != "gguf" {
-		return fmt.Errorf("--format %q: only gguf is supported", o.format)
+	if o.ctx == nil {
+		o.ctx = context.Background()
 	}
-	mf, err := hqruntime.ResolveModel(o.model)
-	if err != nil {
+	if o.notes == nil {
+		o.notes = io.Discard
+	}
+	return interrupted(export(w, o), o.out)
+}
+
+// checkExport validates the flags, the model and the output before any work.
+func checkExport(o exportOptions, mf *hqruntime.ModelFiles) error {
+	if err := o.calibOptions.check(); err != nil {
 		return err
 	}
 	switch {
@@ -101,16 +115,27 @@ func runExport(w io.Writer, o exportOptions) error {
 	case mf.GGUF != "" && o.planRef == "":
 		return fmt.Errorf("model %q is already a GGUF file (give --plan to quantise it into another one)", mf.Ref)
 	}
-	if st, err := os.Stat(o.out); err == nil {
-		if st.IsDir() {
-			return fmt.Errorf("--out %s is a directory; give a file name", o.out)
-		}
-		if !o.force {
-			return fmt.Errorf("--out %s exists (use --force to replace it)", o.out)
-		}
+	if err := outdir.CheckFile(o.out, o.force, mf.Sources()...); err != nil {
+		return err
+	}
+	noteLeftovers(o.notes, o.out)
+	return nil
+}
+
+func export(w io.Writer, o exportOptions) error {
+	start := time.Now()
+	if o.format != "gguf" {
+		return fmt.Errorf("--format %q: only gguf is supported", o.format)
+	}
+	mf, err := hqruntime.ResolveModel(o.model)
+	if err != nil {
+		return err
+	}
+	if err := checkExport(o, mf); err != nil {
+		return err
 	}
 	bar := progress.New(100, "export", o.asJSON)
-	opts := hqruntime.GGUFExportOptions{Name: o.name, Progress: func(done, total int64) { bar.Set(int(done*100/max(total, 1)), "export") }}
+	opts := hqruntime.GGUFExportOptions{Name: o.name, Context: o.ctx, Progress: func(done, total int64) { bar.Set(int(done*100/max(total, 1)), "export") }}
 	var sum *hqruntime.GGUFExportSummary
 	switch {
 	case o.planRef != "":
@@ -144,8 +169,8 @@ func exportPlan(w io.Writer, mf *hqruntime.ModelFiles, o exportOptions, opts hqr
 	}
 	defer os.RemoveAll(tmp)
 	qdir := filepath.Join(tmp, "q")
-	q := quantizeOptions{model: o.model, planRef: o.planRef, out: qdir, calibOptions: o.calibOptions, asJSON: true}
-	if err := runQuantize(io.Discard, q); err != nil {
+	q := quantizeOptions{model: o.model, planRef: o.planRef, out: qdir, calibOptions: o.calibOptions, asJSON: true, shardGB: 5, ctx: o.ctx}
+	if err := quantize(io.Discard, q); err != nil {
 		return nil, err
 	}
 	qf, err := hqruntime.ResolveModel(qdir)

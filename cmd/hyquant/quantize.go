@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hyquant/hyquant/eval"
+	"github.com/hyquant/hyquant/internal/limits"
+	"github.com/hyquant/hyquant/internal/outdir"
 	"github.com/hyquant/hyquant/internal/progress"
 	"github.com/hyquant/hyquant/internal/sysinfo"
 	"github.com/hyquant/hyquant/internal/units"
@@ -26,6 +29,9 @@ type quantizeOptions struct {
 	calibOptions
 	force, asJSON bool
 	shardGB       float64
+
+	ctx   context.Context // cancelled on interrupt (nil: never)
+	notes io.Writer       // notes beside the output (nil: discarded)
 }
 
 // calibOptions are the calibration flags of the commands that quantise
@@ -34,6 +40,15 @@ type calibOptions struct {
 	calib, imatrix   string
 	segments, length int
 	seed             int64
+}
+
+// check validates the calibration flags by the rules of the experiment
+// config's calibration fields.
+func (c calibOptions) check() error {
+	if err := limits.Segments.Flag("segments", c.segments); err != nil {
+		return err
+	}
+	return limits.Length.Flag("length", c.length)
 }
 
 func addCalibFlags(f *pflag.FlagSet, c *calibOptions) {
@@ -67,7 +82,12 @@ is quantised in a few GB of memory.`,
   hyquant quantize --model /data/Nemotron-H-8B-Base-8K --plan seed-emb8 --out out/8b-seed-emb8
   hyquant quantize --plan my-gptq.yaml --calib wikitext103-valid --segments 64 --out out/mini-gptq`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runQuantize(cmd.OutOrStdout(), o) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := interruptible()
+			defer stop()
+			o.ctx, o.notes = ctx, cmd.ErrOrStderr()
+			return runQuantize(cmd.OutOrStdout(), o)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model directory or embedded name (default nemotron-h-mini)")
@@ -75,7 +95,7 @@ is quantised in a few GB of memory.`,
 	f.StringVar(&o.out, "out", "", "output directory (required)")
 	addCalibFlags(f, &o.calibOptions)
 	f.Float64Var(&o.shardGB, "shard-gb", 5, "target shard size in GB (10^9 bytes)")
-	f.BoolVar(&o.force, "force", false, "replace an existing output directory")
+	f.BoolVar(&o.force, "force", false, "replace an existing output directory (never a file, never the source model or a directory holding it)")
 	f.BoolVar(&o.asJSON, "json", false, "write JSON instead of text")
 	cmd.MarkFlagRequired("plan")
 	cmd.MarkFlagRequired("out")
@@ -97,14 +117,48 @@ type quantizeJSON struct {
 	Streamed       bool    `json:"streamed"`
 }
 
-func runQuantize(w io.Writer, o quantizeOptions) error {
-	start := time.Now()
-	mf, err := hqruntime.ResolveModel(o.model)
-	if err != nil {
+// defaults fills in the context and notes writer of options built in code.
+func (o *quantizeOptions) defaults() {
+	if o.ctx == nil {
+		o.ctx = context.Background()
+	}
+	if o.notes == nil {
+		o.notes = io.Discard
+	}
+}
+
+// checkQuantize validates the flags and the output before any work.
+func checkQuantize(o quantizeOptions, mf *hqruntime.ModelFiles) error {
+	if err := o.calibOptions.check(); err != nil {
+		return err
+	}
+	if err := limits.ShardGB.Flag("shard-gb", o.shardGB); err != nil {
 		return err
 	}
 	if mf.ConfigOnly {
 		return fmt.Errorf("model %q is a config without weights (write synthetic weights with `hyquant synth`)", mf.Ref)
+	}
+	if err := outdir.CheckDir(o.out, o.force, mf.Sources()...); err != nil {
+		return err
+	}
+	noteLeftovers(o.notes, o.out)
+	return nil
+}
+
+func runQuantize(w io.Writer, o quantizeOptions) error {
+	err := quantize(w, o)
+	return interrupted(err, o.out)
+}
+
+func quantize(w io.Writer, o quantizeOptions) error {
+	start := time.Now()
+	o.defaults()
+	mf, err := hqruntime.ResolveModel(o.model)
+	if err != nil {
+		return err
+	}
+	if err := checkQuantize(o, mf); err != nil {
+		return err
 	}
 	p, err := plans.Load(o.planRef)
 	if err != nil {
@@ -164,7 +218,7 @@ func runQuantize(w io.Writer, o quantizeOptions) error {
 		if p.Rotation != nil {
 			float = hqruntime.NewCheckpointWeights(src, inv, hqruntime.WeightsFloat32)
 		}
-		applied, err := calib.Apply(mf.Config, float, r, calib.ApplyOptions{Segments: segs, Progress: func(done, total int, name string) { bar.Set(done, "quantise") }})
+		applied, err := calib.Apply(mf.Config, float, r, calib.ApplyOptions{Segments: segs, Context: o.ctx, Progress: func(done, total int, name string) { bar.Set(done, "quantise") }})
 		bar.Finish()
 		if err != nil {
 			return err
@@ -189,7 +243,7 @@ func runQuantize(w io.Writer, o quantizeOptions) error {
 	}
 	f := r.Footprint()
 	bar := progress.New(int(f.Quantized/1e6), "write MB", o.asJSON)
-	sum, err := ckpt.WriteCheckpoint(o.out, mf, src, r, results, actScales, ckpt.WriteOptions{ShardBytes: int64(o.shardGB * 1e9), Force: o.force,
+	sum, err := ckpt.WriteCheckpoint(o.out, mf, src, r, results, actScales, ckpt.WriteOptions{ShardBytes: int64(o.shardGB * 1e9), Force: o.force, Context: o.ctx,
 		Progress: func(done, total int64) { bar.Set(int(done/1e6), "write MB") }})
 	bar.Finish()
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,7 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hyquant/hyquant/internal/atomicfile"
+	"github.com/hyquant/hyquant/internal/limits"
+	"github.com/hyquant/hyquant/internal/outdir"
 	"github.com/hyquant/hyquant/internal/progress"
 	"github.com/hyquant/hyquant/internal/sysinfo"
 	"github.com/hyquant/hyquant/internal/units"
@@ -41,7 +43,9 @@ tried on a small machine without the real 16 GB download.`,
   hyquant synth --config nemotron-h-mini --out /tmp/mini-synth --seed 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSynth(cmd.OutOrStdout(), configRef, out, seed, shardGB)
+			ctx, stop := interruptible()
+			defer stop()
+			return runSynth(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), configRef, out, seed, shardGB)
 		},
 	}
 	f := cmd.Flags()
@@ -54,7 +58,10 @@ tried on a small machine without the real 16 GB download.`,
 	return cmd
 }
 
-func runSynth(w io.Writer, configRef, out string, seed uint64, shardGB float64) error {
+func runSynth(ctx context.Context, w, notes io.Writer, configRef, out string, seed uint64, shardGB float64) error {
+	if err := limits.ShardGB.Flag("shard-gb", shardGB); err != nil {
+		return err
+	}
 	mf, err := hqruntime.ResolveModel(configRef)
 	if err != nil {
 		return err
@@ -63,8 +70,13 @@ func runSynth(w io.Writer, configRef, out string, seed uint64, shardGB float64) 
 	if err != nil {
 		return err
 	}
-	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
-		return fmt.Errorf("output directory %s is not empty; choose a new one", out)
+	if err := outdir.CheckDir(out, false, mf.Sources()...); err != nil {
+		return err
+	}
+	noteLeftovers(notes, out)
+	tok, err := fs.ReadFile(models.FS(), models.Default+"/tokenizer.json")
+	if err != nil {
+		return err
 	}
 	inv := hqruntime.BuildInventory(mf.Config)
 	total := inv.TotalParams() * 2
@@ -72,19 +84,13 @@ func runSynth(w io.Writer, configRef, out string, seed uint64, shardGB float64) 
 	bar := progress.New(int(total/1e6), "synth MB", false)
 	start := time.Now()
 	err = hqruntime.WriteSynthetic(mf.Config, cfgBytes, out, hqruntime.SynthOptions{Seed: seed, ShardBytes: int64(shardGB * 1e9),
+		Files: map[string][]byte{"tokenizer.json": tok}, Context: ctx,
 		Progress: func(done, total int64) {
 			bar.Set(int(done/1e6), fmt.Sprintf("synth %.0f MB/s", float64(done)/1e6/time.Since(start).Seconds()))
 		}})
 	bar.Finish()
 	if err != nil {
-		return err
-	}
-	tok, err := fs.ReadFile(models.FS(), models.Default+"/tokenizer.json")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(out, "tokenizer.json"), tok); err != nil {
-		return err
+		return interrupted(err, out)
 	}
 	shards, _ := filepath.Glob(filepath.Join(out, "*.safetensors"))
 	secs := time.Since(start).Seconds()

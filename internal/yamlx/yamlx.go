@@ -4,7 +4,9 @@
 package yamlx
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"sort"
@@ -40,25 +42,56 @@ type Node struct {
 	N    *yaml.Node
 }
 
+// MaxBytes bounds a YAML input: 8 MiB. Plans and experiment configs are a
+// few KB; a plan overriding every tensor of a thousand-layer model stays
+// under a megabyte. Anything bigger is not one of them, and is refused
+// before it is parsed into memory.
+const MaxBytes = 8 << 20
+
 // ReadFile parses a YAML file whose top level is a mapping.
 func ReadFile(path string) (*Map, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
+		return nil, &Error{File: path, Msg: "is not a regular file"}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
 	if err != nil {
 		return nil, err
 	}
 	return Parse(data, path)
 }
 
-// Parse parses a YAML document whose top level is a mapping.
+// Parse parses a YAML document whose top level is a mapping. A second
+// document in the same input (after a `---`) is an error, not ignored.
 func Parse(data []byte, file string) (*Map, error) {
+	if len(data) > MaxBytes {
+		return nil, &Error{File: file, Msg: fmt.Sprintf("is larger than %d bytes (8 MiB), the most hyquant reads as a plan or config", MaxBytes)}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{File: file, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		return nil, invalid(file, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &Error{File: file, Msg: "file is empty"}
 	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == io.EOF:
+	case err != nil:
+		return nil, invalid(file, err)
+	default:
+		return nil, &Error{File: file, Line: next.Line, Msg: "a second YAML document starts here; a plan or config is one document (remove the `---` and what follows, or merge them)"}
+	}
 	return Node{File: file, N: doc.Content[0]}.Map()
+}
+
+func invalid(file string, err error) error {
+	return &Error{File: file, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 }
 
 // Errorf makes an Error at this node.

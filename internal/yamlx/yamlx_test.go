@@ -1,6 +1,8 @@
 package yamlx
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -57,5 +59,35 @@ func TestParseErrors(t *testing.T) {
 	x, _ := m.Get("x")
 	if _, err := x.Text(); err == nil || !strings.Contains(err.Error(), "expected a string, found a mapping") {
 		t.Errorf("text of a mapping: %v", err)
+	}
+}
+
+// A second document is an error at the line it starts (yaml.Unmarshal
+// would silently drop it), and inputs over MaxBytes are refused unparsed.
+func TestMultiDocumentAndOversize(t *testing.T) {
+	for src, want := range map[string]string{
+		"name: a\n---\nname: b\n": "f.yaml:2: a second YAML document starts here",
+		"a: 1\n\n---\n- x\n":      "f.yaml:3: a second YAML document starts here",
+	} {
+		if _, err := Parse([]byte(src), "f.yaml"); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", src, err, want)
+		}
+	}
+	if _, err := Parse([]byte("---\na: 1\n...\n"), "f.yaml"); err != nil {
+		t.Errorf("one document with markers: %v", err)
+	}
+	big := "a: \"" + strings.Repeat("x", MaxBytes) + "\"\n"
+	if _, err := Parse([]byte(big), "big.yaml"); err == nil || err.Error() != "big.yaml: is larger than 8388608 bytes (8 MiB), the most hyquant reads as a plan or config" {
+		t.Errorf("oversize: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(path, []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), "is larger than 8388608 bytes") {
+		t.Errorf("oversize file: %v", err)
+	}
+	if _, err := ReadFile(filepath.Dir(path)); err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+		t.Errorf("directory: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package ckpt
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"github.com/hyquant/hyquant/internal/parallel"
@@ -12,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/hyquant/hyquant/internal/atomicfile"
+	"github.com/hyquant/hyquant/internal/outdir"
 	"github.com/hyquant/hyquant/kernels"
 	"github.com/hyquant/hyquant/kernels/ggml"
 	"github.com/hyquant/hyquant/quant"
@@ -27,8 +29,12 @@ type WriteOptions struct {
 	ShardBytes int64
 	// Progress is called with the bytes written so far and the total.
 	Progress func(done, total int64)
-	// Force replaces an existing output directory.
+	// Force replaces an existing output directory (never a file, never the
+	// source model: see package outdir).
 	Force bool
+	// Context, when set, stops the write between tensors; the temporary
+	// directory is removed and ctx's error returned.
+	Context context.Context
 }
 
 // WriteSummary says what WriteCheckpoint wrote.
@@ -52,14 +58,17 @@ func WriteCheckpoint(dir string, mf *runtime.ModelFiles, src *runtime.Checkpoint
 	if o.ShardBytes <= 0 {
 		o.ShardBytes = 5e9
 	}
-	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 && !o.Force {
-		return nil, fmt.Errorf("output directory %s exists and is not empty (use --force to replace it)", dir)
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+	if err := outdir.CheckDir(dir, o.Force, mf.Sources()...); err != nil {
+		return nil, err
 	}
 	parent := filepath.Dir(filepath.Clean(dir))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-*")
+	tmp, err := os.MkdirTemp(parent, outdir.TempPattern(dir))
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +112,9 @@ func WriteCheckpoint(dir string, mf *runtime.ModelFiles, src *runtime.Checkpoint
 		}
 	}
 	for _, a := range r.Assignments {
+		if err := o.Context.Err(); err != nil {
+			return nil, err
+		}
 		var q *quant.Quantized
 		if a.Spec.Keep {
 			err = writeKept(sw, src, a, progress)
@@ -128,14 +140,7 @@ func WriteCheckpoint(dir string, mf *runtime.ModelFiles, src *runtime.Checkpoint
 	if err := atomicfile.WriteFile(filepath.Join(tmp, ManifestFile), mb); err != nil {
 		return nil, err
 	}
-	if o.Force {
-		if err := os.RemoveAll(dir); err != nil {
-			return nil, err
-		}
-	} else {
-		os.Remove(dir) // an empty directory may stand in the way
-	}
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := outdir.Replace(tmp, dir, o.Force); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -168,6 +173,9 @@ func writeKept(sw *shardWriter, src *runtime.Checkpoint, a quant.Assignment, pro
 		m := min(piece, n-off)
 		inb := in[:m*int64(ti.DType.Size())]
 		if err := src.ReadAt(a.Param.Name, off*int64(ti.DType.Size()), inb); err != nil {
+			return err
+		}
+		if err := runtime.CheckFiniteRaw(inb, ti, off); err != nil {
 			return err
 		}
 		data := inb
@@ -628,5 +636,8 @@ func readRows(src *runtime.Checkpoint, ti runtime.TensorInfo, name string, off i
 	if err := src.ReadAt(name, off*int64(ti.DType.Size()), raw); err != nil {
 		return err
 	}
-	return safetensors.ToFloat32(w, raw, ti.DType)
+	if err := safetensors.ToFloat32(w, raw, ti.DType); err != nil {
+		return err
+	}
+	return runtime.CheckFinite(w, ti, off)
 }

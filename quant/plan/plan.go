@@ -32,7 +32,7 @@ type Plan struct {
 	// rotation into the weights before anything is calibrated or quantised
 	// (Rotate).
 	Rotation *rotation.Options
-	where     map[runtime.Category]yamlx.Node // for resolution errors
+	where    map[runtime.Category]yamlx.Node // for resolution errors
 }
 
 // LoadPlan reads a plan YAML file.
@@ -183,8 +183,14 @@ func ParseSpec(n yamlx.Node) (quant.Spec, error) {
 	if err != nil {
 		return quant.Spec{}, m.Key("method").Errorf("%v", err)
 	}
-	if s.Bits, err = m.Int("bits", 0); err != nil {
-		return quant.Spec{}, err
+	bitsNode, hasBits := m.Get("bits")
+	if hasBits {
+		if s.Bits, err = bitsNode.Int(); err != nil {
+			return quant.Spec{}, err
+		}
+		if s.Bits <= 0 {
+			return quant.Spec{}, bitsNode.Errorf("bits %d is out of range: a bit width is positive (rtn, gptq and mambaquant take 2..8; channel8 is 8; leave it out for channel8 and ggml)", s.Bits)
+		}
 	}
 	if g, ok := m.Get("granularity"); ok {
 		v, err := g.Text()
