@@ -222,17 +222,11 @@ func RoundGPTQ(w, h []float64, g grid.Grid, sc grid.Scheme, o GPTQOptions, name 
 					}
 					code := sc.Code(row[i], params[k])
 					codes[r*n+c] = code
-					e := (row[i] - float64(params[k].Dequant(code))) / u[i*n+i]
-					if math.IsNaN(e) || math.IsInf(e, 0) {
+					if e, ok := spreadError(row, er, u, n, i, i1, i2, float64(params[k].Dequant(code))); !ok {
 						badOnce.Do(func() {
 							bad = fmt.Errorf("gptq: %s: rounding error of row %d, column %d is %v (weights or Hessian not finite)", name, r, c, e)
 						})
 						return
-					}
-					er[i-i1] = e
-					ur := u[i*n : (i+1)*n]
-					for j := i + 1; j < i2; j++ {
-						row[j] -= e * ur[j]
 					}
 				}
 			}
@@ -249,6 +243,24 @@ func RoundGPTQ(w, h []float64, g grid.Grid, sc grid.Scheme, o GPTQOptions, name 
 		return nil, fmt.Errorf("gptq: %s: %v", name, err)
 	}
 	return q, nil
+}
+
+// spreadError is GPTQ's error feedback for column i of a row rounded to q:
+// the error e = (w_i − q)/U[i][i] is recorded in er (the lazy block's
+// errors, block starting at column i1) and spread over the block's later
+// columns, w_j −= e·U[i][j] for i < j < i2. ok is false when e is not
+// finite.
+func spreadError(row, er, u []float64, n, i, i1, i2 int, q float64) (e float64, ok bool) {
+	e = (row[i] - q) / u[i*n+i]
+	if math.IsNaN(e) || math.IsInf(e, 0) {
+		return e, false
+	}
+	er[i-i1] = e
+	ur := u[i*n : (i+1)*n]
+	for j := i + 1; j < i2; j++ {
+		row[j] -= e * ur[j]
+	}
+	return e, true
 }
 
 // upperCholeskyOfInverse damps h (adding damp·mean(diag h) to its diagonal,

@@ -2,7 +2,6 @@ package quant
 
 import (
 	"fmt"
-	"math"
 	"sync"
 
 	"github.com/hyquant/hyquant/internal/parallel"
@@ -84,17 +83,11 @@ func RoundGPTQBlocks(w, h []float64, rows, cols int, t ggml.Type, imatrix []floa
 						rounders[r].Fit(block, b, x, imp)
 					}
 					q := rounders[r].Round(block, i%bsz, float32(row[i]))
-					e := (row[i] - float64(q)) / u[i*cols+i]
-					if math.IsNaN(e) || math.IsInf(e, 0) {
+					if e, ok := spreadError(row, er, u, cols, i, i1, i2, float64(q)); !ok {
 						badOnce.Do(func() {
 							bad = fmt.Errorf("gptq: %s: rounding error of row %d, column %d is %v (weights or Hessian not finite)", name, r, i, e)
 						})
 						return
-					}
-					er[i-i1] = e
-					ur := u[i*cols : (i+1)*cols]
-					for j := i + 1; j < i2; j++ {
-						row[j] -= e * ur[j]
 					}
 				}
 			}
