@@ -22,37 +22,34 @@ func init() {
 }
 
 func quantizeQ4_0(dst []byte, src []float32, imatrix []float32) {
-	var sigma2 float32
-	if imatrix != nil {
-		sigma2 = legacySigma2(src)
-	}
-	for i := 0; i < len(src)/32; i++ {
-		var qw []float32
-		if imatrix != nil {
-			qw = imatrix[i*32 : i*32+32]
-		}
-		fitQ4_0((*[q4_0Bytes]byte)(dst[i*q4_0Bytes:]), (*[32]float32)(src[i*32:]), qw, sigma2)
-	}
+	legacyQuantizeRow(dst, src, imatrix, q4_0Bytes, fitQ4_0)
 }
 
-// fitQ4_0 quantises one block, with the row's sigma2 when weighted, and
-// returns how it coded the values.
-func fitQ4_0(b *[q4_0Bytes]byte, x *[32]float32, qw []float32, sigma2 float32) legacyLevels {
+// fitQ4_0 is Q4_0's legacyFitFunc.
+func fitQ4_0(dst []byte, x *[32]float32, qw []float32, sigma2 float32) legacyLevels {
+	b := (*[q4_0Bytes]byte)(dst)
 	var L [32]uint8
+	lv := legacyFitSym(b[0:2], x, qw, sigma2, 8, &L)
+	legacyPackNibbles(b[2:18], &L)
+	return lv
+}
+
+// legacyFitSym is the common part of Q4_0's and Q5_0's quantisers (nmax
+// 8 or 16): it stores d in d16[0:2] and fills the block's codes L.
+func legacyFitSym(d16 []byte, x *[32]float32, qw []float32, sigma2 float32, nmax int, L *[32]uint8) legacyLevels {
 	var d float32
 	var lv legacyLevels
 	if qw == nil {
-		d, lv = legacySymRef(x, 8)
+		d, lv = legacySymRef(x, nmax)
 		for j, v := range x {
-			L[j] = lv.code(v)
+			L[j] = lv.truncCode(v)
 		}
 	} else {
 		var w [32]float32
 		legacyBlockWeights(&w, x[:], qw, sigma2)
-		d, lv = legacyMakeQxQuants(8, x[:], &L, &w)
+		d, lv = legacyMakeQxQuants(nmax, x[:], L, &w)
 	}
-	legacyPutHalf(b[0:2], legacyFP32ToFP16(d))
-	legacyPackNibbles(b[2:18], &L)
+	legacyPutHalf(d16[0:2], legacyFP32ToFP16(d))
 	return lv
 }
 
@@ -75,19 +72,11 @@ func legacySymRef(x *[32]float32, nmax int) (d float32, lv legacyLevels) {
 	return d, lv
 }
 
-// rounderQ4_0 is Q4_0's Rounder: the row's sigma2 and the fitted block's
-// levels and stored d.
-type rounderQ4_0 struct {
-	sigma2, d float32
-	lv        legacyLevels
-}
+// rounderQ4_0 is Q4_0's Rounder.
+type rounderQ4_0 struct{ legacyRounder }
 
-func newRounderQ4_0(row, _ []float32) Rounder { return &rounderQ4_0{sigma2: legacySigma2(row)} }
-
-func (r *rounderQ4_0) Fit(dst []byte, _ int, x, imatrix []float32) {
-	b := (*[q4_0Bytes]byte)(dst)
-	r.lv = fitQ4_0(b, (*[32]float32)(x), imatrix, r.sigma2)
-	r.d = halfToFloat(le16(b[0:]))
+func newRounderQ4_0(row, _ []float32) Rounder {
+	return &rounderQ4_0{legacyNewRounder(row, fitQ4_0, false)}
 }
 
 func (r *rounderQ4_0) Round(dst []byte, j int, x float32) float32 {

@@ -23,22 +23,12 @@ func init() {
 }
 
 func quantizeQ4_1(dst []byte, src []float32, imatrix []float32) {
-	var sigma2 float32
-	if imatrix != nil {
-		sigma2 = legacySigma2(src)
-	}
-	for i := 0; i < len(src)/32; i++ {
-		var qw []float32
-		if imatrix != nil {
-			qw = imatrix[i*32 : i*32+32]
-		}
-		fitQ4_1((*[q4_1Bytes]byte)(dst[i*q4_1Bytes:]), (*[32]float32)(src[i*32:]), qw, sigma2)
-	}
+	legacyQuantizeRow(dst, src, imatrix, q4_1Bytes, fitQ4_1)
 }
 
-// fitQ4_1 quantises one block, with the row's sigma2 when weighted, and
-// returns how it coded the values.
-func fitQ4_1(b *[q4_1Bytes]byte, x *[32]float32, qw []float32, sigma2 float32) legacyLevels {
+// fitQ4_1 is Q4_1's legacyFitFunc.
+func fitQ4_1(dst []byte, x *[32]float32, qw []float32, sigma2 float32) legacyLevels {
+	b := (*[q4_1Bytes]byte)(dst)
 	var L [32]uint8
 	lv := legacyFitMin(b[0:4], x, qw, sigma2, 15, &L)
 	legacyPackNibbles(b[4:20], &L)
@@ -51,7 +41,7 @@ func legacyFitMin(dm []byte, x *[32]float32, qw []float32, sigma2 float32, nmax 
 	if qw == nil {
 		lv := legacyMinMaxRef(dm, x, nmax)
 		for j, v := range x {
-			L[j] = lv.code(v)
+			L[j] = lv.truncCode(v)
 		}
 		return lv
 	}
@@ -89,19 +79,11 @@ func legacyMinMaxRef(dm []byte, x *[32]float32, nmax int) legacyLevels {
 	return lv
 }
 
-// rounderQ4_1 is Q4_1's Rounder: the row's sigma2 and the fitted block's
-// levels and stored d and m.
-type rounderQ4_1 struct {
-	sigma2, d, m float32
-	lv           legacyLevels
-}
+// rounderQ4_1 is Q4_1's Rounder.
+type rounderQ4_1 struct{ legacyRounder }
 
-func newRounderQ4_1(row, _ []float32) Rounder { return &rounderQ4_1{sigma2: legacySigma2(row)} }
-
-func (r *rounderQ4_1) Fit(dst []byte, _ int, x, imatrix []float32) {
-	b := (*[q4_1Bytes]byte)(dst)
-	r.lv = fitQ4_1(b, (*[32]float32)(x), imatrix, r.sigma2)
-	r.d, r.m = halfToFloat(le16(b[0:])), halfToFloat(le16(b[2:]))
+func newRounderQ4_1(row, _ []float32) Rounder {
+	return &rounderQ4_1{legacyNewRounder(row, fitQ4_1, true)}
 }
 
 func (r *rounderQ4_1) Round(dst []byte, j int, x float32) float32 {

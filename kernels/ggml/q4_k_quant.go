@@ -29,13 +29,7 @@ func quantizeQ4_K(dst []byte, src []float32, imatrix []float32) {
 
 // fitQ4_K is Q4_K's kFitFunc.
 func fitQ4_K(b []byte, x, qw []float32, codes *[QK_K]uint8, s *kSubs) {
-	if qw == nil {
-		kScalesRefQ45(b, x, codes, 15, -1, 0.1, 20)
-	} else {
-		kScalesImplQ45(b, x, qw, codes, 15, false)
-	}
-	*s = kSubsQ45(b, 15)
-	s.requant(codes, x)
+	kFitQ45(b, x, qw, codes, s, kQ45{nmax: 15, rmin: -1, rdelta: 0.1, nstep: 20, clamp63: false})
 	kPack(b, codes, putCodeQ4_K)
 }
 
@@ -43,6 +37,30 @@ func fitQ4_K(b []byte, x, qw []float32, codes *[QK_K]uint8, s *kSubs) {
 // values 64c+l (low nibble) and 64c+32+l (high nibble).
 func putCodeQ4_K(b []byte, j int, q uint8) {
 	setBits(b[16:144], 32*(j/64)+j%32, uint(j/32%2)*4, 4, q)
+}
+
+// kQ45 is what Q4_K's and Q5_K's quantisers differ in up to the packing
+// of the codes: the levels 0..nmax, the reference search's steps
+// (make_qkx2_quants' rmin, rdelta, nstep) and whether the importance path
+// clamps its 6-bit scales and mins to 63 (kScalesImplQ45).
+type kQ45 struct {
+	nmax         int
+	rmin, rdelta float32
+	nstep        int
+	clamp63      bool
+}
+
+// kFitQ45 is the shared part of fitQ4_K and fitQ5_K: the scale search
+// (reference or importance-weighted), then the re-rounding of every value
+// with the stored scales, leaving the codes to pack.
+func kFitQ45(b []byte, x, qw []float32, codes *[QK_K]uint8, s *kSubs, p kQ45) {
+	if qw == nil {
+		kScalesRefQ45(b, x, codes, p.nmax, p.rmin, p.rdelta, p.nstep)
+	} else {
+		kScalesImplQ45(b, x, qw, codes, p.nmax, p.clamp63)
+	}
+	*s = kSubsQ45(b, int32(p.nmax))
+	s.requant(codes, x)
 }
 
 // kSubsQ45 reads the sub-block scales of a Q4_K or Q5_K super-block (codes

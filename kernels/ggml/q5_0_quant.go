@@ -20,53 +20,23 @@ func init() {
 }
 
 func quantizeQ5_0(dst []byte, src []float32, imatrix []float32) {
-	var sigma2 float32
-	if imatrix != nil {
-		sigma2 = legacySigma2(src)
-	}
-	for i := 0; i < len(src)/32; i++ {
-		var qw []float32
-		if imatrix != nil {
-			qw = imatrix[i*32 : i*32+32]
-		}
-		fitQ5_0((*[q5_0Bytes]byte)(dst[i*q5_0Bytes:]), (*[32]float32)(src[i*32:]), qw, sigma2)
-	}
+	legacyQuantizeRow(dst, src, imatrix, q5_0Bytes, fitQ5_0)
 }
 
-// fitQ5_0 quantises one block, with the row's sigma2 when weighted, and
-// returns how it coded the values.
-func fitQ5_0(b *[q5_0Bytes]byte, x *[32]float32, qw []float32, sigma2 float32) legacyLevels {
+// fitQ5_0 is Q5_0's legacyFitFunc (legacyFitSym in q4_0_quant.go).
+func fitQ5_0(dst []byte, x *[32]float32, qw []float32, sigma2 float32) legacyLevels {
+	b := (*[q5_0Bytes]byte)(dst)
 	var L [32]uint8
-	var d float32
-	var lv legacyLevels
-	if qw == nil {
-		d, lv = legacySymRef(x, 16)
-		for j, v := range x {
-			L[j] = lv.code(v)
-		}
-	} else {
-		var w [32]float32
-		legacyBlockWeights(&w, x[:], qw, sigma2)
-		d, lv = legacyMakeQxQuants(16, x[:], &L, &w)
-	}
-	legacyPutHalf(b[0:2], legacyFP32ToFP16(d))
+	lv := legacyFitSym(b[0:2], x, qw, sigma2, 16, &L)
 	legacyPutLE32(b[2:6], legacyPackQ5(b[6:22], &L))
 	return lv
 }
 
-// rounderQ5_0 is Q5_0's Rounder: the row's sigma2 and the fitted block's
-// levels and stored d.
-type rounderQ5_0 struct {
-	sigma2, d float32
-	lv        legacyLevels
-}
+// rounderQ5_0 is Q5_0's Rounder.
+type rounderQ5_0 struct{ legacyRounder }
 
-func newRounderQ5_0(row, _ []float32) Rounder { return &rounderQ5_0{sigma2: legacySigma2(row)} }
-
-func (r *rounderQ5_0) Fit(dst []byte, _ int, x, imatrix []float32) {
-	b := (*[q5_0Bytes]byte)(dst)
-	r.lv = fitQ5_0(b, (*[32]float32)(x), imatrix, r.sigma2)
-	r.d = halfToFloat(le16(b[0:]))
+func newRounderQ5_0(row, _ []float32) Rounder {
+	return &rounderQ5_0{legacyNewRounder(row, fitQ5_0, false)}
 }
 
 func (r *rounderQ5_0) Round(dst []byte, j int, x float32) float32 {

@@ -19,41 +19,23 @@ func init() {
 }
 
 func quantizeQ5_1(dst []byte, src []float32, imatrix []float32) {
-	var sigma2 float32
-	if imatrix != nil {
-		sigma2 = legacySigma2(src)
-	}
-	for i := 0; i < len(src)/32; i++ {
-		var qw []float32
-		if imatrix != nil {
-			qw = imatrix[i*32 : i*32+32]
-		}
-		fitQ5_1((*[q5_1Bytes]byte)(dst[i*q5_1Bytes:]), (*[32]float32)(src[i*32:]), qw, sigma2)
-	}
+	legacyQuantizeRow(dst, src, imatrix, q5_1Bytes, fitQ5_1)
 }
 
-// fitQ5_1 quantises one block, with the row's sigma2 when weighted, and
-// returns how it coded the values.
-func fitQ5_1(b *[q5_1Bytes]byte, x *[32]float32, qw []float32, sigma2 float32) legacyLevels {
+// fitQ5_1 is Q5_1's legacyFitFunc (legacyFitMin in q4_1_quant.go).
+func fitQ5_1(dst []byte, x *[32]float32, qw []float32, sigma2 float32) legacyLevels {
+	b := (*[q5_1Bytes]byte)(dst)
 	var L [32]uint8
 	lv := legacyFitMin(b[0:4], x, qw, sigma2, 31, &L)
 	legacyPutLE32(b[4:8], legacyPackQ5(b[8:24], &L))
 	return lv
 }
 
-// rounderQ5_1 is Q5_1's Rounder: the row's sigma2 and the fitted block's
-// levels and stored d and m.
-type rounderQ5_1 struct {
-	sigma2, d, m float32
-	lv           legacyLevels
-}
+// rounderQ5_1 is Q5_1's Rounder.
+type rounderQ5_1 struct{ legacyRounder }
 
-func newRounderQ5_1(row, _ []float32) Rounder { return &rounderQ5_1{sigma2: legacySigma2(row)} }
-
-func (r *rounderQ5_1) Fit(dst []byte, _ int, x, imatrix []float32) {
-	b := (*[q5_1Bytes]byte)(dst)
-	r.lv = fitQ5_1(b, (*[32]float32)(x), imatrix, r.sigma2)
-	r.d, r.m = halfToFloat(le16(b[0:])), halfToFloat(le16(b[2:]))
+func newRounderQ5_1(row, _ []float32) Rounder {
+	return &rounderQ5_1{legacyNewRounder(row, fitQ5_1, true)}
 }
 
 func (r *rounderQ5_1) Round(dst []byte, j int, x float32) float32 {

@@ -4,9 +4,10 @@ package ggml
 // quantize_q5_K): without importance weights quantize_row_q5_K_ref, with
 // them quantize_row_q5_K_impl. The block layout is in q5_k.go.
 //
-// The scale search is Q4_K's (kScalesRefQ45, kScalesImplQ45 in
-// q4_k_quant.go) with levels 0..31; the reference search takes 16 steps
-// from -0.5 by 0.1 instead of Q4_K's 21 from -1.
+// The scale search is Q4_K's (kFitQ45 in q4_k_quant.go) with levels
+// 0..31; the reference search takes 16 steps from -0.5 by 0.1 instead of
+// Q4_K's 21 from -1, and the importance path clamps the 6-bit scales and
+// mins to 63, which Q4_K's does not (see kScalesImplQ45).
 //
 // The Rounder re-rounds a value as the last step does (kSubs):
 // nearest_int((x + dmin·m)/(d·sc)) clamped to 0..31.
@@ -20,15 +21,9 @@ func quantizeQ5_K(dst []byte, src []float32, imatrix []float32) {
 	kQuantizeRow("q5_K", dst, src, imatrix, q5_KBytes, fitQ5_K)
 }
 
-// fitQ5_K is Q5_K's kFitFunc.
+// fitQ5_K is Q5_K's kFitFunc (kFitQ45 in q4_k_quant.go).
 func fitQ5_K(b []byte, x, qw []float32, codes *[QK_K]uint8, s *kSubs) {
-	if qw == nil {
-		kScalesRefQ45(b, x, codes, 31, -0.5, 0.1, 15)
-	} else {
-		kScalesImplQ45(b, x, qw, codes, 31, true)
-	}
-	*s = kSubsQ45(b, 31)
-	s.requant(codes, x)
+	kFitQ45(b, x, qw, codes, s, kQ45{nmax: 31, rmin: -0.5, rdelta: 0.1, nstep: 15, clamp63: true})
 	kPack(b, codes, putCodeQ5_K)
 }
 

@@ -270,6 +270,53 @@ func legacyMakeQkx3Quants(nmax int, x []float32, L *[32]uint8, w *[32]float32) (
 	return scale, -min, lv
 }
 
+// legacyFitFunc quantises one 32-value block x into b (the type's
+// BlockBytes) and returns how it coded the values: with the block's
+// importance weights qw and the row's sigma2, or by the reference rounding
+// when qw is nil. One per type of Q4_0, Q4_1, Q5_0, Q5_1, in its file.
+type legacyFitFunc func(b []byte, x *[32]float32, qw []float32, sigma2 float32) legacyLevels
+
+// legacyQuantizeRow is the row loop of quantize_q4_0 … quantize_q5_1:
+// sigma2 of the whole row when weighted, then fit block by block.
+func legacyQuantizeRow(dst []byte, src, imatrix []float32, blockBytes int, fit legacyFitFunc) {
+	var sigma2 float32
+	if imatrix != nil {
+		sigma2 = legacySigma2(src)
+	}
+	for i := 0; i < len(src)/32; i++ {
+		var qw []float32
+		if imatrix != nil {
+			qw = imatrix[i*32 : i*32+32]
+		}
+		fit(dst[i*blockBytes:(i+1)*blockBytes], (*[32]float32)(src[i*32:]), qw, sigma2)
+	}
+}
+
+// legacyRounder is the part the Rounders of Q4_0, Q4_1, Q5_0 and Q5_1
+// share: the row's sigma2, and Fit, which runs the type's fit and keeps
+// the block's levels and stored d (and, withMin, m). Each type embeds it
+// and has its own Round, which stores the code where its block keeps it
+// and dequantises it.
+type legacyRounder struct {
+	fit          legacyFitFunc
+	withMin      bool
+	sigma2, d, m float32
+	lv           legacyLevels
+}
+
+// legacyNewRounder is the legacyRounder of one row for the type's fit.
+func legacyNewRounder(row []float32, fit legacyFitFunc, withMin bool) legacyRounder {
+	return legacyRounder{fit: fit, withMin: withMin, sigma2: legacySigma2(row)}
+}
+
+func (r *legacyRounder) Fit(dst []byte, _ int, x, imatrix []float32) {
+	r.lv = r.fit(dst, (*[32]float32)(x), imatrix, r.sigma2)
+	r.d = halfToFloat(le16(dst[0:]))
+	if r.withMin {
+		r.m = halfToFloat(le16(dst[2:]))
+	}
+}
+
 // legacyLevels is how a legacy quantiser coded the values of a block, so
 // that a value can be coded again the same way (the Rounders):
 //
@@ -289,12 +336,18 @@ type legacyLevels struct {
 // code is the code of value v.
 func (lv *legacyLevels) code(v float32) uint8 {
 	if !lv.search {
-		return uint8(legacyTruncLevel(float32((v-lv.min)*lv.id)+lv.bias, lv.lo, lv.hi))
+		return lv.truncCode(v)
 	}
 	if lv.flat {
 		return 0
 	}
 	return uint8(legacyNearestLevel(float32(lv.id*(v-lv.min)), lv.lo, lv.hi) - lv.lo)
+}
+
+// truncCode is code for the reference roundings (search false), apart so
+// that it inlines into their loops over a block.
+func (lv *legacyLevels) truncCode(v float32) uint8 {
+	return uint8(legacyTruncLevel(float32((v-lv.min)*lv.id)+lv.bias, lv.lo, lv.hi))
 }
 
 // legacyTruncLevel is what the reference roundings' C cast (int8_t)f or

@@ -196,6 +196,21 @@ func newTestRounder(tb testing.TB, typ Type, x, w []float32) Rounder {
 	return r
 }
 
+// rounderFitEach fits the blocks of a row in order with one Rounder, into
+// bytes that start out zero, handing each fitted block (its index, values
+// and bytes) to each; it returns the row's bytes.
+func rounderFitEach(tb testing.TB, tr *Traits, x, w []float32, each func(r Rounder, b int, xb []float32, qb []byte)) []byte {
+	tb.Helper()
+	r := newTestRounder(tb, tr.Type, x, w)
+	q := make([]byte, len(x)/tr.BlockSize*tr.BlockBytes)
+	for b := 0; b < len(x)/tr.BlockSize; b++ {
+		xb, wb, qb := rounderBlock(tr, b, x, w, q)
+		r.Fit(qb, b, xb, wb)
+		each(r, b, xb, qb)
+	}
+	return q
+}
+
 // TestRounderRegistered: exactly the types with a quantiser have a
 // Rounder, and NewRounder checks what it is given.
 func TestRounderRegistered(t *testing.T) {
@@ -365,13 +380,8 @@ func TestRounderRoundsChangedValues(t *testing.T) {
 		rng := rand.New(rand.NewPCG(11, 12))
 		for _, row := range rounderRowsFor(t, tr) {
 			for _, mode := range rounderModes {
-				w := row.weights(mode)
-				r := newTestRounder(t, typ, row.x, w)
-				q := make([]byte, len(row.x)/tr.BlockSize*tr.BlockBytes)
 				vals := make([]float32, len(row.x))
-				for b := 0; b < len(row.x)/tr.BlockSize; b++ {
-					xb, wb, qb := rounderBlock(tr, b, row.x, w, q)
-					r.Fit(qb, b, xb, wb)
+				q := rounderFitEach(t, tr, row.x, row.weights(mode), func(r Rounder, b int, xb []float32, qb []byte) {
 					fitted := bytes.Clone(qb)
 					s := rounderBlockScale(xb)
 					for j, v := range xb {
@@ -382,7 +392,7 @@ func TestRounderRoundsChangedValues(t *testing.T) {
 							t.Fatalf("%s %s, %s, block %d: rounding changed bit %d of byte %d, which is no value's code", typ, mode, row.name, b, bit%8, bit/8)
 						}
 					}
-				}
+				})
 				if i := rounderSameValues(vals, rounderDequantize(tr, q)); i >= 0 {
 					t.Errorf("%s %s, %s: value %d: Round returned %g, Dequantize gives %g", typ, mode, row.name, i, vals[i], rounderDequantize(tr, q)[i])
 				}
@@ -413,12 +423,7 @@ func TestRounderTouchesOnlyItsCode(t *testing.T) {
 		owner := rounderCodeOwners(t, tr)
 		for _, row := range rounderRowsFor(t, tr) {
 			for _, mode := range rounderModes {
-				w := row.weights(mode)
-				r := newTestRounder(t, typ, row.x, w)
-				q := make([]byte, len(row.x)/tr.BlockSize*tr.BlockBytes)
-				for b := 0; b < len(row.x)/tr.BlockSize; b++ {
-					xb, wb, qb := rounderBlock(tr, b, row.x, w, q)
-					r.Fit(qb, b, xb, wb)
+				rounderFitEach(t, tr, row.x, row.weights(mode), func(r Rounder, b int, xb []float32, qb []byte) {
 					fitted := bytes.Clone(qb)
 					big := 1e3 * rounderBlockScale(xb)
 					for j, v := range xb {
@@ -435,7 +440,7 @@ func TestRounderTouchesOnlyItsCode(t *testing.T) {
 							t.Fatalf("%s %s, %s, block %d: value %d rounded back to %g: % x, fitted % x", typ, mode, row.name, b, j, v, qb, fitted)
 						}
 					}
-				}
+				})
 			}
 		}
 	}
@@ -476,12 +481,7 @@ func TestRounderPicksNearCodes(t *testing.T) {
 		exact := tr.BlockSize == QK_K && typ != IQ4_XS
 		rng := rand.New(rand.NewPCG(13, 14))
 		for _, mode := range rounderModes {
-			w := row.weights(mode)
-			r := newTestRounder(t, typ, row.x, w)
-			q := make([]byte, len(row.x)/tr.BlockSize*tr.BlockBytes)
-			for b := 0; b < len(row.x)/tr.BlockSize; b++ {
-				xb, wb, qb := rounderBlock(tr, b, row.x, w, q)
-				r.Fit(qb, b, xb, wb)
+			rounderFitEach(t, tr, row.x, row.weights(mode), func(r Rounder, b int, xb []float32, qb []byte) {
 				s := rounderBlockScale(xb)
 				for j := rng.IntN(7); j < len(xb); j += 7 {
 					cands := rounderCandidates(tr, qb, j, owner)
@@ -506,7 +506,7 @@ func TestRounderPicksNearCodes(t *testing.T) {
 						t.Fatalf("%s %s, block %d, value %d: %g rounds to %g (error %g), the nearest code is %g off", typ, mode, b, j, x, got, math.Abs(got-x), best)
 					}
 				}
-			}
+			})
 		}
 	}
 }
