@@ -95,14 +95,7 @@ func linearKinds(m *runtime.Model) map[string]bool {
 //
 //	go test -race -run TestConcurrentForward ./eval/
 func TestConcurrentForward(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the mini model")
-	}
-	l, err := runtime.OpenModel("../models/nemotron-h-mini", runtime.WeightsFloat32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openMini(t)
 	ids := l.Tokenizer.Encode(JoinRows(datasets.MustEmbedded(datasets.WikiText2Test).Body[:6000]))
 	windows := Windows(ids, 64, 4)
 	if len(windows) != 4 {

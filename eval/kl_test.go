@@ -7,7 +7,6 @@ import (
 
 	"github.com/hyquant/hyquant/datasets"
 	"github.com/hyquant/hyquant/kernels"
-	"github.com/hyquant/hyquant/runtime"
 )
 
 // klByProbabilities is KL(P || Q) from the probabilities themselves
@@ -151,14 +150,7 @@ func (h nanHead) Apply(y, x []float32, n int) {
 }
 
 func TestCompareMini(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the mini model")
-	}
-	l, err := runtime.OpenModel("../models/nemotron-h-mini", runtime.WeightsFloat32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openMini(t)
 	ids := l.Tokenizer.Encode(JoinRows(datasets.MustEmbedded(datasets.WikiText2Test).Body[:4000]))
 	base, err := Perplexity(l.Model, ids, 64, 2, nil)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/hyquant/hyquant/datasets"
-	"github.com/hyquant/hyquant/runtime"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
 
@@ -13,14 +12,7 @@ import (
 // equals the mean of the reference per-token losses of golden.safetensors
 // (which are those of the first 1024 test tokens).
 func TestPerplexityFirstWindowMatchesGolden(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the mini model")
-	}
-	l, err := runtime.OpenModel("../models/nemotron-h-mini", runtime.WeightsFloat32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openMini(t)
 	ids := l.Tokenizer.Encode(JoinRows(datasets.MustEmbedded(datasets.WikiText2Test).Body))
 	if len(ids) != 380381 {
 		t.Fatalf("%d test tokens, want 380,381", len(ids))
