@@ -210,3 +210,38 @@ func goldenIDs(t *testing.T, f *safetensors.File) []int {
 	}
 	return ids
 }
+
+// TestRotatedModelExportsToGGUF: the rotated checkpoint is an ordinary
+// one: exported to GGUF (f32) and read back, it computes the original
+// model's logits.
+func TestRotatedModelExportsToGGUF(t *testing.T) {
+	mf, ck := openMini(t)
+	defer ck.Close()
+	rot, _, err := Fuse(ck, mf.Config, Options{Kind: Hadamard, Seed: 5, DType: safetensors.F32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir() + "/rotated.gguf"
+	if _, err := runtime.ExportGGUF(out, mf, rot, runtime.GGUFExportOptions{Name: "rotated"}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := runtime.OpenModel(out, runtime.WeightsFloat32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ids := []int{1, 450, 2365, 310, 278, 3186, 338, 1063, 2988, 13, 1576, 4799}
+	got, err := l.Model.Logits(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := loadModel(t, mf.Config, ck).Logits(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(got, want); d > 1e-4 {
+		t.Errorf("the rotated model read back from GGUF moved the logits by %.3g, want ≤ 1e-4", d)
+	} else {
+		t.Logf("rotated GGUF: max |Δlogit| %.3g", d)
+	}
+}
