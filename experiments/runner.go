@@ -16,6 +16,7 @@ import (
 	"github.com/hyquant/hyquant/datasets"
 	"github.com/hyquant/hyquant/eval"
 	"github.com/hyquant/hyquant/internal/atomicfile"
+	"github.com/hyquant/hyquant/internal/dirlock"
 	"github.com/hyquant/hyquant/internal/progress"
 	"github.com/hyquant/hyquant/internal/sysinfo"
 	"github.com/hyquant/hyquant/models"
@@ -52,7 +53,13 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 	}
 	l, text, ids, windows := in.l, in.text, in.ids, in.windows
 	defer l.Close()
-	// Every input is readable: only now is the output directory touched.
+	// Every input is readable: only now is the output directory touched,
+	// and first locked, so two processes never write one results.json.
+	lock, err := lockOutput(c)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	prev, earlier, err := prepareOutput(c, o.Force)
 	if err != nil {
 		return nil, err
@@ -202,6 +209,16 @@ func readTexts(c *Config, l *runtime.Loaded) (*inputs, error) {
 // and returns the records of an earlier run of this experiment: reused
 // when their hash matches (unless force), and kept in results.json until
 // this run replaces them, so an interrupted resume or --force loses nothing.
+// lockOutput creates the output directory and holds it for this process
+// (internal/dirlock): a second hyquant run on it is refused at once,
+// naming this one's pid and host.
+func lockOutput(c *Config) (*dirlock.Lock, error) {
+	if err := os.MkdirAll(c.Output, 0o755); err != nil {
+		return nil, err
+	}
+	return dirlock.Acquire(c.Output, "hyquant run "+c.File)
+}
+
 func prepareOutput(c *Config, force bool) (map[string]RunResult, []RunResult, error) {
 	if err := os.MkdirAll(filepath.Join(c.Output, "plans"), 0o755); err != nil {
 		return nil, nil, err

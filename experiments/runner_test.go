@@ -3,6 +3,7 @@ package experiments_test
 import (
 	"context"
 	"errors"
+	"github.com/hyquant/hyquant/internal/dirlock"
 	"github.com/hyquant/hyquant/internal/pngcheck"
 	"os"
 	"path/filepath"
@@ -166,4 +167,28 @@ func runNames(r *experiments.Results) []string {
 		n = append(n, x.Name)
 	}
 	return n
+}
+
+// TestExecuteRefusesALockedOutput: while another process holds the output
+// directory, a run is refused at once, naming the holder, and writes nothing.
+func TestExecuteRefusesALockedOutput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the mini model")
+	}
+	out := filepath.Join(t.TempDir(), "results")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	held, err := dirlock.Acquire(out, "hyquant run other.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	_, err = experiments.Execute(context.Background(), tinyConfig(t, out), experiments.Options{Quiet: true})
+	if err == nil || !strings.Contains(err.Error(), "in use by another hyquant process") || !strings.Contains(err.Error(), "other.yaml") {
+		t.Fatalf("a run on a locked directory returned %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, experiments.ResultsFile)); !os.IsNotExist(err) {
+		t.Errorf("the refused run wrote %s", experiments.ResultsFile)
+	}
 }
