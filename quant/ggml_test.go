@@ -79,3 +79,25 @@ func TestGGMLImatrixFromCalibration(t *testing.T) {
 		}
 	}
 }
+
+// TestAssignmentNeedsCalibration: an importance matrix from a file replaces
+// calibration for llama.cpp's rounding, not for GPTQ's (which needs H).
+func TestAssignmentNeedsCalibration(t *testing.T) {
+	imp := []float32{1, 2}
+	for _, c := range []struct {
+		spec       Spec
+		importance []float32
+		want       bool
+	}{
+		{Spec{Method: GGMLMethod, GGMLType: ggml.Q4_K}, nil, false},
+		{Spec{Method: GGMLMethod, GGMLType: ggml.Q4_K, Imatrix: true}, nil, true},
+		{Spec{Method: GGMLMethod, GGMLType: ggml.Q4_K, Imatrix: true}, imp, false},
+		{Spec{Method: GGMLMethod, GGMLType: ggml.Q4_K, Imatrix: true, Rounding: RoundingGPTQ}, imp, true},
+		{Spec{Method: GGMLMethod, GGMLType: ggml.Q4_K, Imatrix: true, ActBits: 8, ActMode: "tensor"}, imp, true},
+	} {
+		a := Assignment{Spec: c.spec, Importance: c.importance}
+		if got := a.NeedsCalibration(); got != c.want {
+			t.Errorf("%s (importance given %v): needs calibration %v, want %v", c.spec, c.importance != nil, got, c.want)
+		}
+	}
+}

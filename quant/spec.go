@@ -93,6 +93,19 @@ func (s Spec) NeedsCalibration() bool {
 	return (ok && m.NeedsCalibration(s)) || (s.ActBits > 0 && s.ActMode == "tensor")
 }
 
+// NeedsCalibration reports whether quantising the assignment needs
+// calibration statistics: when its spec does, except that an importance
+// matrix given from outside (a llama.cpp imatrix file) stands in for the
+// statistics of method ggml's llama.cpp rounding. GPTQ rounding still
+// needs the Hessian, and static activation scales their calibration.
+func (a Assignment) NeedsCalibration() bool {
+	s := a.Spec
+	if a.Importance != nil && s.Method == GGMLMethod && s.Rounding != RoundingGPTQ {
+		s.Imatrix = false
+	}
+	return s.NeedsCalibration()
+}
+
 // String renders a spec compactly for tables, e.g. "rtn w4 g128 sym fp16".
 func (s Spec) String() string {
 	if s.Keep {

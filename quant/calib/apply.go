@@ -73,8 +73,7 @@ func Apply(cfg *runtime.Config, float runtime.WeightSource, r *plan.Resolved, o 
 		if a.Spec.Keep {
 			continue
 		}
-		// An importance matrix given from a file stands in for calibration.
-		calibrated := a.Spec.NeedsCalibration() && !(a.Spec.Method == quant.GGMLMethod && a.Spec.Rounding == "" && a.Importance != nil)
+		calibrated := a.NeedsCalibration()
 		if a.Param.Matrix && (calibrated || o.MeasureErrors) && a.Param.Category != runtime.Embedding {
 			later = append(later, a)
 			needPass = needPass || calibrated

@@ -460,7 +460,7 @@ func (r *Resolved) QuantizedCount() int {
 // statistics, or a static activation scale must be measured.
 func (r *Resolved) NeedsCalibration() bool {
 	for _, a := range r.Assignments {
-		if !a.Spec.Keep && a.Spec.NeedsCalibration() && a.Importance == nil {
+		if !a.Spec.Keep && a.NeedsCalibration() {
 			return true
 		}
 	}
