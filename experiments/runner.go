@@ -124,11 +124,12 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 		if err != nil {
 			return nil, fmt.Errorf("run %s: %w", run.Name, err)
 		}
-		defer release()
 		for _, le := range applied.LayerErrors {
 			rr.LayerErrors = append(rr.LayerErrors, LayerError{Name: le.Name, Layer: le.Layer, LayerKind: layerKind(l.Files.Config, le.Layer), Category: le.Category, RelError: le.RelError})
 		}
-		if err := e.evaluate(&rr, applied.Model, start); err != nil {
+		err = e.evaluate(&rr, applied.Model, start)
+		release() // the rotated checkpoint, once its model is evaluated
+		if err != nil {
 			return nil, fmt.Errorf("run %s: %w", run.Name, err)
 		}
 		rr.DeltaPPL = rr.PPL - base.PPL
@@ -205,10 +206,6 @@ func readTexts(c *Config, l *runtime.Loaded) (*inputs, error) {
 	return &inputs{l: l, text: text, ids: ids, windows: windows}, nil
 }
 
-// prepareOutput creates the output directory, keeps a copy of the config
-// and returns the records of an earlier run of this experiment: reused
-// when their hash matches (unless force), and kept in results.json until
-// this run replaces them, so an interrupted resume or --force loses nothing.
 // lockOutput creates the output directory and holds it for this process
 // (internal/dirlock): a second hyquant run on it is refused at once,
 // naming this one's pid and host.
@@ -219,6 +216,10 @@ func lockOutput(c *Config) (*dirlock.Lock, error) {
 	return dirlock.Acquire(c.Output, "hyquant run "+c.File)
 }
 
+// prepareOutput creates the output directory, keeps a copy of the config
+// and returns the records of an earlier run of this experiment: reused
+// when their hash matches (unless force), and kept in results.json until
+// this run replaces them, so an interrupted resume or --force loses nothing.
 func prepareOutput(c *Config, force bool) (map[string]RunResult, []RunResult, error) {
 	if err := os.MkdirAll(filepath.Join(c.Output, "plans"), 0o755); err != nil {
 		return nil, nil, err
@@ -406,7 +407,6 @@ func (e *executor) floatWeights(p *plan.Plan) (runtime.WeightSource, func(), err
 	}
 	rot, err := p.Rotate(ck, e.l.Files.Config)
 	if err != nil {
-		ck.Close()
 		return nil, nil, err
 	}
 	return runtime.NewCheckpointWeights(rot, e.inv, runtime.WeightsFloat32), func() { rot.Close() }, nil
@@ -469,16 +469,14 @@ func (e *executor) compare(rr *RunResult, m *runtime.Model, show eval.Progress) 
 func runConfig(run Run) RunConfig {
 	p := run.Plan
 	rc := RunConfig{Plan: p.Name, Category: run.Category, Categories: map[string]string{}}
-	if p.Recipe != nil {
-		rc.Recipe, rc.Method = p.Recipe.String(), quant.GGMLMethod
-		rc.LlamaCpp = p.Recipe.Rounding == "" && p.Rotation == nil && len(p.Categories) == 0 && len(p.Overrides) == 0
-	}
 	if p.Rotation != nil {
 		rc.Rotation = fmt.Sprintf("%s seed %d", p.Rotation.Kind, p.Rotation.Seed)
 	}
 	if p.Recipe != nil {
 		// The recipe gives each tensor its type; the run's per-category
 		// bytes and precisions are in its footprint.
+		rc.Recipe, rc.Method = p.Recipe.String(), quant.GGMLMethod
+		rc.LlamaCpp = p.Recipe.Rounding == "" && p.Rotation == nil && len(p.Categories) == 0 && len(p.Overrides) == 0
 		return rc
 	}
 	var best int64 = -1

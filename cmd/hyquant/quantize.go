@@ -180,7 +180,7 @@ func quantize(w io.Writer, o quantizeOptions) error {
 		probe.Close()
 		return err
 	}
-	if probe, err = rotated(p, probe, mf); err != nil {
+	if probe, err = p.Rotate(probe, mf.Config); err != nil {
 		return err
 	}
 	dt, _ := mf.StoredDTypes(probe)
@@ -233,7 +233,7 @@ func quantize(w io.Writer, o quantizeOptions) error {
 			src, err = hqruntime.OpenCheckpointStream(mf.Dir)
 		}
 		if err == nil {
-			src, err = rotated(p, src, mf)
+			src, err = p.Rotate(src, mf.Config)
 		}
 		if err != nil {
 			return err
@@ -263,16 +263,4 @@ func quantize(w io.Writer, o quantizeOptions) error {
 	fmt.Fprintf(w, "  directory on disk: %s bytes = %s (with headers, config, tokenizer, manifest)\n", units.Commas(out.DirectoryBytes), units.Both(out.DirectoryBytes))
 	fmt.Fprintf(w, "  reduction %s; %.1f s; peak memory %s\n", units.Percent(out.Reduction), out.Seconds, units.Both(out.PeakRSS))
 	return nil
-}
-
-// rotated applies the plan's residual rotation to ck (closing ck if that
-// fails): calibration, quantisation and the kept tensors then all read the
-// rotated weights.
-func rotated(p *plan.Plan, ck *hqruntime.Checkpoint, mf *hqruntime.ModelFiles) (*hqruntime.Checkpoint, error) {
-	r, err := p.Rotate(ck, mf.Config)
-	if err != nil {
-		ck.Close()
-		return nil, err
-	}
-	return r, nil
 }

@@ -53,15 +53,17 @@ func parseRotation(n yamlx.Node) (*rotation.Options, error) {
 }
 
 // Rotate applies the plan's residual rotation to a float checkpoint: the
-// rotated checkpoint (which owns ck's files) when the plan has one, ck
-// itself otherwise. Calibration, quantisation and the written model must
-// all read the rotated tensors.
+// rotated checkpoint when the plan has one, ck itself otherwise. Rotate
+// takes ck over: the result owns its files, and ck is closed if the
+// rotation fails. Calibration, quantisation and the written model must all
+// read the rotated tensors.
 func (p *Plan) Rotate(ck *runtime.Checkpoint, cfg *runtime.Config) (*runtime.Checkpoint, error) {
 	if p.Rotation == nil {
 		return ck, nil
 	}
 	r, _, err := rotation.Fuse(ck, cfg, *p.Rotation)
 	if err != nil {
+		ck.Close()
 		return nil, fmt.Errorf("plan %s: %w", p.Name, err)
 	}
 	return r, nil
