@@ -19,14 +19,7 @@ categories:
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := yamlx.Parse(p.YAML(), "round.yaml")
-	if err != nil {
-		t.Fatalf("%v\n%s", err, p.YAML())
-	}
-	q, err := ParsePlan(m)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, p.YAML())
-	}
+	q := reparse(t, p)
 	if q.Name != p.Name || q.Description != p.Description || !reflect.DeepEqual(q.Categories, p.Categories) {
 		t.Fatalf("round trip differs:\n%s\n%+v\n%+v", p.YAML(), p.Categories, q.Categories)
 	}
@@ -45,14 +38,7 @@ overrides:
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := yamlx.Parse(p.YAML(), "round.yaml")
-	if err != nil {
-		t.Fatalf("%v\n%s", err, p.YAML())
-	}
-	q, err := ParsePlan(m)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, p.YAML())
-	}
+	q := reparse(t, p)
 	if !reflect.DeepEqual(q.Rotation, p.Rotation) || q.Recipe.String() != "Q4_K_M (imatrix) (gptq)" || len(q.Overrides) != 2 {
 		t.Fatalf("round trip differs:\n%s\n%+v %v %d", p.YAML(), q.Rotation, q.Recipe, len(q.Overrides))
 	}
@@ -62,4 +48,18 @@ overrides:
 			t.Errorf("override %d: %+v became %+v", i, a, b)
 		}
 	}
+}
+
+// reparse reads back the plan file p.YAML() renders.
+func reparse(t *testing.T, p *Plan) *Plan {
+	t.Helper()
+	m, err := yamlx.Parse(p.YAML(), "round.yaml")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.YAML())
+	}
+	q, err := ParsePlan(m)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.YAML())
+	}
+	return q
 }
