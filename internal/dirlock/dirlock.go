@@ -3,6 +3,11 @@
 // process (the kernel releases it when the process exits or crashes, so a
 // crash leaves nothing stale), with the holder's pid, host and command
 // written in the file so that a refused second process can name it.
+//
+// Shard workers of one experiment share the directory instead
+// (AcquireShared): any number of shared holders at once, none while an
+// exclusive holder is there, and the other way round. Serialize is a short
+// blocking critical section among them (assembling results.json).
 package dirlock
 
 import (
@@ -28,13 +33,49 @@ type Lock struct {
 // Acquire locks dir (which must exist) for this process, or fails at once
 // naming the process that holds it. what says what the holder does
 // ("hyquant run experiments/x.yaml"), for that message.
-func Acquire(dir, what string) (*Lock, error) {
+func Acquire(dir, what string) (*Lock, error) { return acquire(dir, what, lockFile) }
+
+// AcquireShared is Acquire for one of several cooperating processes (shard
+// workers): granted while only shared holders have dir, refused at once,
+// naming the holder, while an exclusive one has it.
+func AcquireShared(dir, what string) (*Lock, error) { return acquire(dir, what, lockShared) }
+
+// Share turns a held exclusive lock into a shared one. The change is not
+// atomic (flock(2)): an exclusive locker may get in between, and Share
+// then fails naming it.
+func (l *Lock) Share() error {
+	if err := lockShared(l.f); err != nil {
+		if errors.Is(err, errLocked) {
+			return fmt.Errorf("%s was taken by another hyquant process (%s) while this one changed its lock", filepath.Dir(l.f.Name()), readHolder(l.f))
+		}
+		return err
+	}
+	return nil
+}
+
+// Serialize waits until this process alone holds dir/name (created if
+// missing) and returns the lock: a critical section of a few file
+// operations among processes that share dir. Release ends it.
+func Serialize(dir, name string) (*Lock, error) {
+	path := filepath.Join(dir, name)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	if err := lockWait(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return &Lock{f: f}, nil
+}
+
+func acquire(dir, what string, lock func(*os.File) error) (*Lock, error) {
 	path := filepath.Join(dir, File)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
 	}
-	if err := lockFile(f); err != nil {
+	if err := lock(f); err != nil {
 		holder := readHolder(f)
 		f.Close()
 		if errors.Is(err, errLocked) {

@@ -42,3 +42,43 @@ func TestAcquireNeedsTheDirectory(t *testing.T) {
 		t.Error("locked a directory that does not exist")
 	}
 }
+
+// Shared holders coexist; an exclusive one excludes them and they it;
+// Share turns an exclusive lock into a shared one.
+func TestSharedHolders(t *testing.T) {
+	dir := t.TempDir()
+	a, err := AcquireShared(dir, "shard 1/2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := AcquireShared(dir, "shard 2/2")
+	if err != nil {
+		t.Fatalf("a second shared holder was refused: %v", err)
+	}
+	if _, err := Acquire(dir, "plain"); err == nil || !strings.Contains(err.Error(), "in use by another hyquant process") {
+		t.Fatalf("an exclusive lock beside shared holders: %v", err)
+	}
+	a.Release()
+	b.Release()
+	x, err := Acquire(dir, "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AcquireShared(dir, "shard"); err == nil || !strings.Contains(err.Error(), "plain") {
+		t.Fatalf("a shared lock beside an exclusive holder: %v", err)
+	}
+	if err := x.Share(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := AcquireShared(dir, "shard")
+	if err != nil {
+		t.Fatalf("after Share a shared holder was refused: %v", err)
+	}
+	c.Release()
+	x.Release()
+	s, err := Serialize(dir, ".section.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Release()
+}
