@@ -3,7 +3,8 @@ package experiments
 import "github.com/hyquant/hyquant/eval"
 
 // Results is the content of results.json: one record per finished run,
-// appended atomically as runs finish. Reports read it and never recompute.
+// assembled from the records in runs/ (in config order) as runs finish.
+// Reports read it and never recompute.
 type Results struct {
 	Experiment string          `json:"experiment"` // experiment name
 	ConfigFile string          `json:"config_file"`
@@ -20,6 +21,12 @@ type Results struct {
 	// Footprints8B are the exact footprints of the same plans on the
 	// Nemotron-H-8B config, which need shapes only (figure 5).
 	Footprints8B []PlanFootprint `json:"footprints_8b,omitempty"`
+	// Identity is the experiment identity every run here was measured
+	// under (absent in results written before identities existed).
+	Identity *Identity `json:"identity,omitempty"`
+	// Pending are the configured runs without a record yet (shards still
+	// at work, or an interrupted run).
+	Pending []string `json:"pending,omitempty"`
 }
 
 // EvalInfo says how perplexity was measured.

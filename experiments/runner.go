@@ -11,12 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"time"
 
 	"github.com/hyquant/hyquant/datasets"
 	"github.com/hyquant/hyquant/eval"
 	"github.com/hyquant/hyquant/internal/atomicfile"
-	"github.com/hyquant/hyquant/internal/dirlock"
 	"github.com/hyquant/hyquant/internal/progress"
 	"github.com/hyquant/hyquant/internal/sysinfo"
 	"github.com/hyquant/hyquant/models"
@@ -30,71 +30,170 @@ import (
 
 // Options controls Execute.
 type Options struct {
-	Force bool      // recompute runs already in results.json
+	// Force recomputes runs that already have a record; and where the
+	// directory holds results of another identity, replaces all of them.
+	// Not with Shard: a reset is one process's decision.
+	Force bool
 	Quiet bool      // no progress bars
 	Log   io.Writer // one line per stage and per run
+	// Shard is this process's share of the runs (--shard i/n); the zero
+	// Shard is every run, with the output directory to itself.
+	Shard Shard
+	// StaleAfter is how old another process's claim heartbeat must be
+	// before its run is taken over (0: DefaultStaleAfter); heartbeats are
+	// refreshed every StaleAfter/10.
+	StaleAfter time.Duration
 }
 
 // ResultsFile is the name of the results inside the output directory.
 const ResultsFile = "results.json"
 
-// Execute runs the baseline and every run of an experiment, writing
-// results.json atomically after each finished run. Runs whose resolved
-// configuration hash is already in results.json are skipped (unless Force),
+// RunLogEnv names a file to which every process appends a line when it
+// starts computing a run and when it commits the run's record ("start
+// <run> <owner>", "done <run> <owner>"): the concurrency tests' evidence
+// that each run is computed once.
+const RunLogEnv = "HYQUANT_RUN_LOG"
+
+// Execute runs the baseline and every run of an experiment (or of its
+// Shard), each finished run written atomically to its own record
+// runs/<name>.json and results.json assembled from the records after each.
+// Runs with a record of this identity and hash are skipped (unless Force),
 // so an interrupted experiment resumes where it stopped; cancelling ctx
 // stops within one evaluation window and loses only the run in progress.
+//
+// Without a Shard the process holds the output directory exclusively.
+// With one, any number of processes with the same config (and any shards)
+// share it: each run is claimed before it is computed (claims.go), so each
+// is computed once; a process returns when every run of its share has a
+// record, waiting for runs of its share that others hold.
 func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = DefaultStaleAfter
+	}
+	if o.Force && o.Shard.Sharded() {
+		return nil, fmt.Errorf("--force with --shard: replacing results is one process's decision; run `hyquant run --force %s` once without --shard (or remove %s), then start the shards", c.File, c.Output)
 	}
 	in, err := openInputs(c, o.Log)
 	if err != nil {
 		return nil, err
 	}
-	l, text, ids, windows := in.l, in.text, in.ids, in.windows
+	l, ids := in.l, in.ids
 	defer l.Close()
-	// Every input is readable: only now is the output directory touched,
-	// and first locked, so two processes never write one results.json.
-	lock, err := lockOutput(c)
+	id, err := identityOf(c, in)
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Release()
-	prev, earlier, err := prepareOutput(c, o.Force)
-	if err != nil {
-		return nil, err
-	}
-
 	inv := runtime.BuildInventory(l.Files.Config)
-	res := &Results{Experiment: c.Name, ConfigFile: c.File, Model: l.Files.Ref, ModelInfo: l.Files.Describe(), Params: inv.TotalParams(),
-		Eval:    EvalInfo{Text: text.Name, SeqLen: c.Eval.SeqLen, MaxWindows: c.Eval.MaxWindows, Windows: len(windows), Tokens: len(windows) * c.Eval.SeqLen, KL: c.Eval.KL},
+	e := &executor{c: c, o: o, ctx: ctx, l: l, ids: ids, inv: inv}
+	items, err := e.items()
+	if err != nil {
+		return nil, err
+	}
+	// Every input is readable: only now is the output directory touched,
+	// and first locked, so that no other process replaces what this one
+	// writes.
+	ws, err := openWorkspace(c, o)
+	if err != nil {
+		return nil, err
+	}
+	defer ws.close()
+	header := &Results{Experiment: c.Name, ConfigFile: c.File, Model: l.Files.Ref, ModelInfo: l.Files.Describe(), Params: inv.TotalParams(),
+		Eval:    EvalInfo{Text: in.text.Name, SeqLen: c.Eval.SeqLen, MaxWindows: c.Eval.MaxWindows, Windows: len(in.windows), Tokens: len(in.windows) * c.Eval.SeqLen, KL: c.Eval.KL},
 		Calib:   CalibrationInfo{Text: c.Calibration.Text, Segments: c.Calibration.Segments, Length: c.Calibration.Length, Seed: c.Calibration.Seed},
 		Machine: MachineInfo{CPU: sysinfo.CPUModel(), Threads: goruntime.GOMAXPROCS(0), GoVer: goruntime.Version()},
 	}
-	save := func() error { return writeResults(c.Output, withEarlier(res, earlier)) }
-
-	e := &executor{c: c, o: o, ctx: ctx, l: l, ids: ids, inv: inv}
-	// The baseline: the float model.
-	base := RunResult{Name: "baseline", Kind: "baseline", Config: RunConfig{Plan: "baseline", Categories: map[string]string{}}}
-	base.Hash = e.hash(base.Config, nil)
-	basePlan := &plan.Plan{Name: "baseline", Source: "baseline"}
-	if r, ok := prev[base.Hash]; ok {
-		fmt.Fprintf(o.Log, "baseline: done before (ppl %.4f), skipped\n", r.PPL)
-		base = r
-	} else {
-		if err := e.footprint(&base, basePlan); err != nil {
-			return nil, err
-		}
-		if err := e.evaluate(&base, l.Model, time.Now()); err != nil {
-			return nil, fmt.Errorf("run baseline: %w", err)
-		}
-	}
-	res.Runs = append(res.Runs, base)
-	if err := save(); err != nil {
+	if header.WeightStats, err = weightStats(l.Weights, inv); err != nil {
 		return nil, err
 	}
+	if header.Footprints8B, err = footprints8B(c); err != nil {
+		return nil, err
+	}
+	m := &Manifest{Format: recordFormat, Identity: id, IdentityDigest: id.Digest(), Results: *header}
+	for _, it := range items {
+		m.Runs = append(m.Runs, ManifestRun{Name: it.rr.Name, Kind: it.rr.Kind, Hash: it.rr.Hash})
+	}
+	if err := ws.setup(m, items); err != nil {
+		return nil, err
+	}
+	if n := orphanRecords(c.Output, m); len(n) > 0 {
+		fmt.Fprintf(o.Log, "%d record(s) of runs no longer in %s left out of %s: %s\n", len(n), c.File, ResultsFile, strings.Join(n, ", "))
+	}
 
-	for i, run := range c.Runs {
+	cs := &claims{dir: filepath.Join(c.Output, ClaimsDir), owner: newOwner(o.Shard), stale: o.StaleAfter, beat: o.StaleAfter / 10, alone: !o.Shard.Sharded()}
+	if o.Shard.Sharded() {
+		n := 0
+		for p := range items {
+			if o.Shard.Has(p) {
+				n++
+			}
+		}
+		fmt.Fprintf(o.Log, "Shard %s: %d of the %d runs (baseline included) as %s\n", o.Shard, n, len(items), cs.owner)
+	}
+	var share []*item
+	for p, it := range items {
+		if o.Shard.Has(p) {
+			share = append(share, it)
+		}
+	}
+	waited := false
+	for len(share) > 0 {
+		var held []*item
+		for _, it := range share {
+			done, err := e.runClaimed(it, cs, m, len(items)-1)
+			if err != nil {
+				return nil, err
+			}
+			if !done {
+				held = append(held, it)
+				continue
+			}
+			if _, err := ws.assemble(m); err != nil {
+				return nil, err
+			}
+		}
+		share = held
+		if len(share) == 0 {
+			break
+		}
+		if !waited {
+			fmt.Fprintf(o.Log, "waiting for %d run(s) of this share that other processes hold\n", len(share))
+			waited = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(max(cs.beat, 100*time.Millisecond)):
+		}
+	}
+	res, err := ws.assemble(m)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Pending) > 0 {
+		fmt.Fprintf(o.Log, "%d run(s) of other shards not recorded yet: %s\n", len(res.Pending), strings.Join(res.Pending, ", "))
+	}
+	return res, nil
+}
+
+// item is one run of the experiment (position 0: the baseline) with its
+// resolved record skeleton and hash.
+type item struct {
+	pos  int
+	run  Run // zero for the baseline
+	plan *plan.Plan
+	rr   RunResult
+}
+
+// items are the baseline and the config's runs, each with its hash.
+func (e *executor) items() ([]*item, error) {
+	base := &item{plan: &plan.Plan{Name: "baseline", Source: "baseline"},
+		rr: RunResult{Name: "baseline", Kind: "baseline", Config: RunConfig{Plan: "baseline", Categories: map[string]string{}}}}
+	base.rr.Hash = e.hash(base.rr.Config, nil)
+	out := []*item{base}
+	for i, run := range e.c.Runs {
 		rr := RunResult{Name: run.Name, Kind: run.Kind, Config: runConfig(run)}
 		rr.Hash = e.hash(rr.Config, run.Plan)
 		if run.Imatrix != "" {
@@ -105,59 +204,133 @@ func Execute(ctx context.Context, c *Config, o Options) (*Results, error) {
 			rr.Config.Imatrix = filepath.Base(run.Imatrix)
 			rr.Hash = rehash(rr.Hash, "imatrix "+d)
 		}
-		if err := writePlan(c.Output, run); err != nil {
-			return nil, err
-		}
-		if r, ok := prev[rr.Hash]; ok && r.Name == run.Name {
-			fmt.Fprintf(o.Log, "[%d/%d] %s: done before (ppl %.4f), skipped\n", i+1, len(c.Runs), run.Name, r.PPL)
-			r.DeltaPPL = r.PPL - base.PPL
-			r.Config = rr.Config // derived from the plan: refreshed, not trusted from the file
-			res.Runs = append(res.Runs, r)
-			continue
-		}
-		start := time.Now()
-		fmt.Fprintf(o.Log, "[%d/%d] %s\n", i+1, len(c.Runs), run.Name)
-		if err := e.footprint(&rr, run.Plan); err != nil {
-			return nil, fmt.Errorf("run %s: %w", run.Name, err)
-		}
-		applied, release, err := e.quantize(run)
-		if err != nil {
-			return nil, fmt.Errorf("run %s: %w", run.Name, err)
-		}
-		for _, le := range applied.LayerErrors {
-			rr.LayerErrors = append(rr.LayerErrors, LayerError{Name: le.Name, Layer: le.Layer, LayerKind: layerKind(l.Files.Config, le.Layer), Category: le.Category, RelError: le.RelError})
-		}
-		err = e.evaluate(&rr, applied.Model, start)
-		release() // the rotated checkpoint, once its model is evaluated
-		if err != nil {
-			return nil, fmt.Errorf("run %s: %w", run.Name, err)
-		}
-		rr.DeltaPPL = rr.PPL - base.PPL
-		res.Runs = append(res.Runs, rr)
-		if err := save(); err != nil {
-			return nil, err
-		}
-		kl := ""
-		if rr.KLStats != nil {
-			kl = fmt.Sprintf(", mean KL %.5f, top-1 %.2f%%", rr.MeanKL, 100*rr.Top1Agreement)
-		}
-		fmt.Fprintf(o.Log, "      %s: ppl %.4f (%+.4f)%s, %s, %.1f s\n", run.Name, rr.PPL, rr.DeltaPPL, kl, mb(rr.TotalBytes), rr.WallSeconds)
+		out = append(out, &item{pos: i + 1, run: run, plan: run.Plan, rr: rr})
 	}
+	return out, nil
+}
 
-	res.WeightStats, err = weightStats(l.Weights, inv)
+// runClaimed computes one run unless it has a record: it claims the run
+// first, and reports done false when another live process holds the claim.
+func (e *executor) runClaimed(it *item, cs *claims, m *Manifest, nruns int) (done bool, err error) {
+	label := it.rr.Name
+	if it.pos > 0 {
+		label = fmt.Sprintf("[%d/%d] %s", it.pos, nruns, it.rr.Name)
+	}
+	mr := m.Runs[it.pos]
+	skip := func() (bool, error) {
+		if e.o.Force {
+			return false, nil
+		}
+		r, err := validRecord(e.c.Output, mr, m.IdentityDigest)
+		if err != nil || r == nil {
+			return false, err
+		}
+		by := ""
+		if r.ComputedBy.ID != cs.owner.ID {
+			by = " by " + r.ComputedBy.String()
+		}
+		fmt.Fprintf(e.o.Log, "%s: done before%s (ppl %.4f), skipped\n", label, by, r.Run.PPL)
+		return true, nil
+	}
+	if ok, err := skip(); ok || err != nil {
+		return ok, err
+	}
+	cl, holder, err := cs.take(it.rr.Name)
+	if err != nil {
+		return false, err
+	}
+	if cl == nil {
+		fmt.Fprintf(e.o.Log, "%s: claimed by %s, left to it\n", label, holder)
+		return false, nil
+	}
+	defer cl.release()
+	// Another process may have finished it between the look and the claim.
+	if ok, err := skip(); ok || err != nil {
+		return ok, err
+	}
+	runCtx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-cl.lost:
+			cancel()
+		case <-runCtx.Done():
+		}
+	}()
+	if it.pos > 0 {
+		fmt.Fprintln(e.o.Log, label)
+	}
+	runLog("start", it.rr.Name, cs.owner.ID)
+	rr, err := e.compute(runCtx, it)
+	if cl.isLost() {
+		fmt.Fprintf(e.o.Log, "%s: its claim was taken over by another process (this one's heartbeat stalled past %v); abandoned\n", label, cs.stale)
+		return false, nil
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) && e.ctx.Err() != nil {
+			return false, e.ctx.Err()
+		}
+		return false, fmt.Errorf("run %s: %w", it.rr.Name, err)
+	}
+	rec := &Record{Format: recordFormat, Identity: m.IdentityDigest, ComputedBy: cs.owner, Finished: time.Now().UTC(), Run: *rr}
+	written, err := commitRecord(e.c.Output, rec, e.o.Force)
+	if err != nil {
+		return false, err
+	}
+	if !written {
+		fmt.Fprintf(e.o.Log, "%s: another process recorded it first; this result is discarded\n", label)
+		return true, nil
+	}
+	runLog("done", it.rr.Name, cs.owner.ID)
+	kl, delta := "", ""
+	if rr.KLStats != nil && rr.Kind != "baseline" {
+		kl = fmt.Sprintf(", mean KL %.5f, top-1 %.2f%%", rr.MeanKL, 100*rr.Top1Agreement)
+	}
+	if b, _ := validRecord(e.c.Output, m.Runs[0], m.IdentityDigest); b != nil && rr.Kind != "baseline" {
+		delta = fmt.Sprintf(" (%+.4f)", rr.PPL-b.Run.PPL)
+	}
+	fmt.Fprintf(e.o.Log, "      %s: ppl %.4f%s%s, %s, %.1f s\n", it.rr.Name, rr.PPL, delta, kl, mb(rr.TotalBytes), rr.WallSeconds)
+	return true, nil
+}
+
+// compute measures one run under ctx.
+func (e *executor) compute(ctx context.Context, it *item) (*RunResult, error) {
+	saved := e.ctx
+	e.ctx = ctx
+	defer func() { e.ctx = saved }()
+	rr := it.rr
+	rr.Categories, rr.LayerErrors = nil, nil
+	start := time.Now()
+	if err := e.footprint(&rr, it.plan); err != nil {
+		return nil, err
+	}
+	if it.pos == 0 {
+		return &rr, e.evaluate(&rr, e.l.Model, start)
+	}
+	applied, release, err := e.quantize(it.run)
 	if err != nil {
 		return nil, err
 	}
-	res.Footprints8B, err = footprints8B(c)
+	for _, le := range applied.LayerErrors {
+		rr.LayerErrors = append(rr.LayerErrors, LayerError{Name: le.Name, Layer: le.Layer, LayerKind: layerKind(e.l.Files.Config, le.Layer), Category: le.Category, RelError: le.RelError})
+	}
+	err = e.evaluate(&rr, applied.Model, start)
+	release() // the rotated checkpoint, once its model is evaluated
+	return &rr, err
+}
+
+// runLog appends a line to the file RunLogEnv names, if any.
+func runLog(event, run, owner string) {
+	p := os.Getenv(RunLogEnv)
+	if p == "" {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, err
+		return
 	}
-	// Every configured run is in res now; earlier records of runs the config
-	// no longer has are dropped.
-	if n := len(withEarlier(res, earlier).Runs) - len(res.Runs); n > 0 {
-		fmt.Fprintf(o.Log, "%d record(s) of runs no longer in %s dropped from %s\n", n, c.File, ResultsFile)
-	}
-	return res, writeResults(c.Output, res)
+	fmt.Fprintf(f, "%s %s %s\n", event, run, owner)
+	f.Close()
 }
 
 // inputs are what an experiment reads: the model, the evaluation text and
@@ -204,60 +377,6 @@ func readTexts(c *Config, l *runtime.Loaded) (*inputs, error) {
 		return nil, fmt.Errorf("%s: the evaluation text has %d tokens, fewer than one window of %d", c.File, len(ids), c.Eval.SeqLen)
 	}
 	return &inputs{l: l, text: text, ids: ids, windows: windows}, nil
-}
-
-// lockOutput creates the output directory and holds it for this process
-// (internal/dirlock): a second hyquant run on it is refused at once,
-// naming this one's pid and host.
-func lockOutput(c *Config) (*dirlock.Lock, error) {
-	if err := os.MkdirAll(c.Output, 0o755); err != nil {
-		return nil, err
-	}
-	return dirlock.Acquire(c.Output, "hyquant run "+c.File)
-}
-
-// prepareOutput creates the output directory, keeps a copy of the config
-// and returns the records of an earlier run of this experiment: reused
-// when their hash matches (unless force), and kept in results.json until
-// this run replaces them, so an interrupted resume or --force loses nothing.
-func prepareOutput(c *Config, force bool) (map[string]RunResult, []RunResult, error) {
-	if err := os.MkdirAll(filepath.Join(c.Output, "plans"), 0o755); err != nil {
-		return nil, nil, err
-	}
-	if err := copyConfig(c); err != nil {
-		return nil, nil, err
-	}
-	prev := map[string]RunResult{}
-	old, err := ReadResults(c.Output)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return prev, nil, nil
-	case err != nil:
-		return nil, nil, err
-	}
-	if !force {
-		for _, r := range old.Runs {
-			prev[r.Hash] = r
-		}
-	}
-	return prev, old.Runs, nil
-}
-
-// withEarlier returns res with the earlier records whose run names res does
-// not hold yet appended.
-func withEarlier(res *Results, earlier []RunResult) *Results {
-	have := map[string]bool{}
-	for _, r := range res.Runs {
-		have[r.Name] = true
-	}
-	out := *res
-	out.Runs = append([]RunResult(nil), res.Runs...)
-	for _, r := range earlier {
-		if !have[r.Name] {
-			out.Runs = append(out.Runs, r)
-		}
-	}
-	return &out
 }
 
 type executor struct {
