@@ -1,0 +1,271 @@
+// hyquant's CUDA kernels for the fp32 forward pass of NemotronH, each the
+// device twin of a piece of runtime/ (named in its comment). Compiled to
+// PTX by go generate:
+//
+//	nvcc -ptx -arch=sm_80 -O3 -o kernels.ptx kernels.cu
+//
+// Matrices are row-major, sizes are int, a "row" is one token of a batch of
+// windows laid end to end (row = window*n + t). Reductions that the CPU
+// runtime accumulates in float64 (RMSNorm's mean square, log-sum-exp) are
+// accumulated in double here too; sums of products of two floats are exact
+// in double, so fused multiply-adds do not change them. Block sizes are
+// multiples of 32, at most 1024.
+
+#define FULL 0xffffffffu
+
+__device__ __forceinline__ float warp_sum_f(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL, v, o);
+  return v;
+}
+
+__device__ __forceinline__ double warp_sum_d(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL, v, o);
+  return v;
+}
+
+__device__ __forceinline__ float warp_max_f(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL, v, o));
+  return v;
+}
+
+// Block-wide reductions; every thread of the block must call them.
+__device__ double block_sum_d(double v) {
+  __shared__ double sh[32];
+  int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+  v = warp_sum_d(v);
+  __syncthreads();
+  if (lane == 0) sh[w] = v;
+  __syncthreads();
+  v = (int)threadIdx.x < nw ? sh[threadIdx.x] : 0.0;
+  if (w == 0) v = warp_sum_d(v);
+  if (threadIdx.x == 0) sh[0] = v;
+  __syncthreads();
+  return sh[0];
+}
+
+__device__ float block_sum_f(float v) {
+  __shared__ float sh[32];
+  int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+  v = warp_sum_f(v);
+  __syncthreads();
+  if (lane == 0) sh[w] = v;
+  __syncthreads();
+  v = (int)threadIdx.x < nw ? sh[threadIdx.x] : 0.0f;
+  if (w == 0) v = warp_sum_f(v);
+  if (threadIdx.x == 0) sh[0] = v;
+  __syncthreads();
+  return sh[0];
+}
+
+__device__ float block_max_f(float v) {
+  __shared__ float sh[32];
+  int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+  v = warp_max_f(v);
+  __syncthreads();
+  if (lane == 0) sh[w] = v;
+  __syncthreads();
+  v = (int)threadIdx.x < nw ? sh[threadIdx.x] : -INFINITY;
+  if (w == 0) v = warp_max_f(v);
+  if (threadIdx.x == 0) sh[0] = v;
+  __syncthreads();
+  return sh[0];
+}
+
+// kernels.SiLU: v / (1 + exp(-v)).
+__device__ __forceinline__ float silu(float v) { return v / (1.0f + expf(-v)); }
+
+// Model.EmbedTokens: out[r] = table[ids[r]]; one block per row.
+extern "C" __global__ void embed_rows(float* out, const float* table, const int* ids, int rows, int d) {
+  int r = blockIdx.x;
+  if (r >= rows) return;
+  const float* src = table + (long long)ids[r] * d;
+  float* dst = out + (long long)r * d;
+  for (int j = threadIdx.x; j < d; j += blockDim.x) dst[j] = src[j];
+}
+
+// rmsNorm / normalizeRow: out = w * (x * float(1/sqrt(mean(x^2) + eps))),
+// the mean in double; one block per row. out may be x.
+extern "C" __global__ void rmsnorm(float* out, const float* x, const float* w, int rows, int d, double eps) {
+  int r = blockIdx.x;
+  if (r >= rows) return;
+  const float* xr = x + (long long)r * d;
+  float* o = out + (long long)r * d;
+  double ss = 0;
+  for (int j = threadIdx.x; j < d; j += blockDim.x) {
+    double v = xr[j];
+    ss += v * v;
+  }
+  ss = block_sum_d(ss);
+  float inv = (float)(1.0 / sqrt(ss / d + eps));
+  for (int j = threadIdx.x; j < d; j += blockDim.x) o[j] = w[j] * (xr[j] * inv);
+}
+
+// RunBlock's residual: h += m.
+extern "C" __global__ void add_inplace(float* h, const float* m, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    h[i] = h[i] + m[i];
+}
+
+// A Linear's bias: y[r][j] += b[j].
+extern "C" __global__ void add_bias(float* y, const float* b, int rows, int out) {
+  long long n = (long long)rows * out;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    y[i] = y[i] + b[i % out];
+}
+
+// kernels.ReLU2: max(x, 0)^2.
+extern "C" __global__ void relu2_inplace(float* x, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    float v = x[i];
+    x[i] = v > 0.0f ? v * v : 0.0f;
+  }
+}
+
+// kernels.SiLU in place.
+extern "C" __global__ void silu_inplace(float* x, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    x[i] = silu(x[i]);
+}
+
+// Mamba2Mixer's causal depthwise conv1d + SiLU: for row r = (window, t) and
+// channel c < cd, out[r][c] = silu(bias[c] + sum_k convT[k][c] *
+// proj[r-(K-1)+k][off+c]) over the taps inside the window, added in the
+// CPU's order without fused multiply-adds.
+extern "C" __global__ void conv_silu(float* out, const float* proj, const float* convT, const float* bias,
+                                     int rows, int n, int cd, int pw, int off, int K) {
+  long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (idx >= (long long)rows * cd) return;
+  int r = (int)(idx / cd), c = (int)(idx % cd);
+  int t = r % n;
+  float v = bias[c];
+  for (int k = 0; k < K; k++) {
+    int src = t - (K - 1) + k;
+    if (src < 0) continue;
+    v = __fadd_rn(v, __fmul_rn(convT[k * cd + c], proj[(long long)(r - (K - 1) + k) * pw + off + c]));
+  }
+  out[idx] = silu(v);
+}
+
+// Mamba2Mixer's time steps: dt = clamp(softplus(proj[r][off+h] + dtBias[h]),
+// dtMin, dtMax) (kernels.Softplus: x above 20 is kept, else log1p(exp(x)) in
+// double) and the decay dA = exp(dt * A[h]).
+extern "C" __global__ void mamba_dt(float* dt, float* dA, const float* proj, const float* dtBias, const float* A,
+                                    int rows, int H, int pw, int off, float dtMin, float dtMax) {
+  int idx = blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= rows * H) return;
+  int r = idx / H, h = idx % H;
+  float v = __fadd_rn(proj[(long long)r * pw + off + h], dtBias[h]);
+  if (!(v > 20.0f)) v = (float)log1p(exp((double)v));
+  v = fminf(fmaxf(v, dtMin), dtMax);
+  dt[idx] = v;
+  dA[idx] = expf(__fmul_rn(v, A[h]));
+}
+
+// kernels.SSMScan for every (window, head, channel p): one warp holds the
+// N states of channel p (lane l has states l, l+32, ...) and walks the
+// window's n tokens:
+//
+//	S[n] = S[n]*dA + dt*x[p]*B[n];  y[p] = sum_n S[n]*C[n] + D*x[p]
+//
+// x, B and C are read from the conv output rows (width cd: x at h*P, B at
+// I+g*N, C at I+G*N+g*N, g = the head's group); y rows have width I.
+#define SCAN_MAXS 8 // N <= 256
+extern "C" __global__ void ssm_scan(float* y, const float* xbc, const float* dt, const float* dA, const float* D,
+                                    int batch, int n, int H, int P, int N, int G, int cd, int I) {
+  int warp = (int)((blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5);
+  int lane = threadIdx.x & 31;
+  if (warp >= batch * H * P) return;
+  int p = warp % P, h = (warp / P) % H, b = warp / (P * H);
+  int g = h / (H / G);
+  float s[SCAN_MAXS];
+#pragma unroll
+  for (int i = 0; i < SCAN_MAXS; i++) s[i] = 0.0f;
+  float Dh = D[h];
+  const float* base = xbc + (long long)b * n * cd;
+  const float* dtb = dt + (long long)b * n * H + h;
+  const float* dAb = dA + (long long)b * n * H + h;
+  float* yb = y + (long long)b * n * I + h * P + p;
+  const int xo = h * P + p, bo = I + g * N, co = I + G * N + g * N;
+  for (int t = 0; t < n; t++) {
+    const float* row = base + (long long)t * cd;
+    float x = row[xo];
+    float dtv = dtb[(long long)t * H], dAv = dAb[(long long)t * H];
+    float u = dtv * x;
+    float acc = 0.0f;
+#pragma unroll
+    for (int i = 0; i < SCAN_MAXS; i++) {
+      int k = lane + 32 * i;
+      if (k < N) {
+        s[i] = s[i] * dAv + u * row[bo + k];
+        acc += s[i] * row[co + k];
+      }
+    }
+    acc = warp_sum_f(acc);
+    if (lane == 0) yb[(long long)t * I] = acc + Dh * x;
+  }
+}
+
+// Mamba2Mixer's gated, grouped RMSNorm: y *= silu(gate) (gate = proj[r][0:I]),
+// then each group of I/G values is normalised (mean square in double) and
+// scaled by w. One block per (row, group).
+extern "C" __global__ void gated_rmsnorm(float* y, const float* proj, const float* w, int rows, int I, int G, int pw, double eps) {
+  int r = blockIdx.x / G, g = blockIdx.x % G;
+  if (r >= rows) return;
+  int gs = I / G;
+  float* yr = y + (long long)r * I + g * gs;
+  const float* gate = proj + (long long)r * pw + g * gs;
+  const float* wr = w + g * gs;
+  double ss = 0;
+  for (int j = threadIdx.x; j < gs; j += blockDim.x) {
+    float v = yr[j] * silu(gate[j]);
+    yr[j] = v;
+    ss += (double)v * v;
+  }
+  ss = block_sum_d(ss);
+  float inv = (float)(1.0 / sqrt(ss / gs + eps));
+  for (int j = threadIdx.x; j < gs; j += blockDim.x) yr[j] = wr[j] * (yr[j] * inv);
+}
+
+// Attention's causal softmax over score rows (n×n per window and head,
+// row i = query i): row[j] *= scale, softmax over keys 0..i, zeros after.
+// One block per row.
+extern "C" __global__ void causal_softmax(float* S, int n, float scale) {
+  long long r = blockIdx.x;
+  int i = (int)(r % n);
+  float* row = S + r * n;
+  float m = -INFINITY;
+  for (int j = threadIdx.x; j <= i; j += blockDim.x) {
+    float v = row[j] * scale;
+    row[j] = v;
+    m = fmaxf(m, v);
+  }
+  m = block_max_f(m);
+  float s = 0.0f;
+  for (int j = threadIdx.x; j <= i; j += blockDim.x) {
+    float e = expf(row[j] - m);
+    row[j] = e;
+    s += e;
+  }
+  s = block_sum_f(s);
+  float inv = 1.0f / s;
+  for (int j = threadIdx.x; j < n; j += blockDim.x) row[j] = j <= i ? row[j] * inv : 0.0f;
+}
+
+// Model.NLL: out[r] = logsumexp(logits[r]) - logits[r][targets[r]] (max
+// shifted, the sum in double); rows with a negative target get 0. One block
+// per row.
+extern "C" __global__ void nll_rows(double* out, const float* logits, const int* targets, int rows, int V) {
+  int r = blockIdx.x;
+  if (r >= rows) return;
+  const float* x = logits + (long long)r * V;
+  float m = -INFINITY;
+  for (int j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, x[j]);
+  m = block_max_f(m);
+  double s = 0;
+  for (int j = threadIdx.x; j < V; j += blockDim.x) s += (double)expf(x[j] - m);
+  s = block_sum_d(s);
+  if (threadIdx.x == 0) {
+    int t = targets[r];
+    out[r] = t >= 0 ? (double)m + log(s) - (double)x[t] : 0.0;
+  }
+}
