@@ -17,6 +17,7 @@ import (
 	"github.com/hyquant/hyquant/internal/progress"
 	"github.com/hyquant/hyquant/internal/sysinfo"
 	"github.com/hyquant/hyquant/internal/units"
+	"github.com/hyquant/hyquant/kernels/cuda"
 	hqruntime "github.com/hyquant/hyquant/runtime"
 )
 
@@ -30,6 +31,7 @@ type evalOptions struct {
 	weights    string
 	baseline   string
 	asJSON     bool
+	device     string
 }
 
 func newEvalCmd() *cobra.Command {
@@ -104,6 +106,7 @@ definition, not in positions.`,
 	f.StringVar(&o.weights, "weights", "auto", "how float weights are held: auto, f32 (converted) or mapped (bf16 from the mapped file)")
 	f.StringVar(&o.baseline, "baseline", "", "compare with this model (directory, GGUF file or embedded name): KL divergence, top-1 agreement, both perplexities")
 	f.BoolVar(&o.asJSON, "json", false, "write JSON instead of text")
+	f.StringVar(&o.device, "device", "cpu", "where the forward pass runs: cpu, or cuda (the first NVIDIA GPU; weights held there as fp32)")
 	return cmd
 }
 
@@ -154,6 +157,8 @@ type evalJSON struct {
 	TokensPerS float64 `json:"tokens_per_second"`
 	PeakRSS    int64   `json:"peak_rss_bytes"`
 	Threads    int     `json:"threads"`
+	Device     string  `json:"device,omitempty"`         // the GPU, with --device cuda
+	UploadS    float64 `json:"upload_seconds,omitempty"` // weights to the GPU, not in seconds
 }
 
 // check validates the numeric flags by the rules of the experiment
@@ -164,6 +169,14 @@ func (o evalOptions) check() error {
 	}
 	if err := limits.MaxWindows.Flag("max-windows", o.maxWindows); err != nil {
 		return err
+	}
+	switch o.device {
+	case "", "cpu", "cuda":
+	default:
+		return fmt.Errorf("--device %q is not cpu or cuda", o.device)
+	}
+	if o.device == "cuda" && o.baseline != "" {
+		return fmt.Errorf("--device cuda does not run --baseline comparisons yet (run them with --device cpu)")
 	}
 	return limits.Threads.Flag("threads", o.threads)
 }
@@ -188,6 +201,13 @@ func runEval(w io.Writer, o evalOptions) error {
 	if err != nil {
 		return err
 	}
+	var dev *cuda.Device
+	if o.device == "cuda" { // before anything is loaded: no GPU fails at once
+		if dev, err = cuda.Open(0); err != nil {
+			return fmt.Errorf("--device cuda: %w", err)
+		}
+		defer dev.Close()
+	}
 	text, body, err := evalText(o.text, o.protocol)
 	if err != nil {
 		return err
@@ -205,9 +225,16 @@ func runEval(w io.Writer, o evalOptions) error {
 	windows := len(eval.Windows(ids, o.seqLen, o.maxWindows))
 	bar := progress.New(windows, "eval", o.asJSON)
 	started := time.Now()
-	r, err := eval.Perplexity(l.Model, ids, o.seqLen, o.maxWindows, func(done, total int) {
+	report := func(done, total int) {
 		bar.Set(done, fmt.Sprintf("eval %.0f tok/s", float64(done*o.seqLen)/time.Since(started).Seconds()))
-	})
+	}
+	var r eval.Result
+	var gpu cudaEval
+	if o.device == "cuda" {
+		r, gpu, err = perplexityCUDA(dev, l.Model, ids, o.seqLen, o.maxWindows, report)
+	} else {
+		r, err = eval.Perplexity(l.Model, ids, o.seqLen, o.maxWindows, report)
+	}
 	bar.Finish()
 	if err == nil {
 		err = finitePPL(l.Files.Describe(), r.PPL, r.MeanNLL)
@@ -216,7 +243,8 @@ func runEval(w io.Writer, o evalOptions) error {
 		return err
 	}
 	out := evalJSON{Model: l.Files.Describe(), Format: l.Format, Text: text.Name, PPL: r.PPL, MeanNLL: r.MeanNLL, Tokens: r.Tokens, TextTokens: r.TextTokens,
-		Windows: r.Windows, SeqLen: r.SeqLen, Seconds: r.Seconds, TokensPerS: r.TokensPerS, PeakRSS: sysinfo.PeakRSS(), Threads: runtime.GOMAXPROCS(0)}
+		Windows: r.Windows, SeqLen: r.SeqLen, Seconds: r.Seconds, TokensPerS: r.TokensPerS, PeakRSS: sysinfo.PeakRSS(), Threads: runtime.GOMAXPROCS(0),
+		Device: gpu.device, UploadS: gpu.uploadSeconds}
 	if o.asJSON {
 		return writeJSON(w, out)
 	}
@@ -224,7 +252,12 @@ func runEval(w io.Writer, o evalOptions) error {
 	fmt.Fprintf(w, "Text:         %s, %s tokens\n", out.Text, units.Commas(int64(out.TextTokens)))
 	fmt.Fprintf(w, "Windows:      %d x %d tokens (non-overlapping, tail dropped)\n", out.Windows, out.SeqLen)
 	fmt.Fprintf(w, "Perplexity:   %.4f (mean nll %.6f)\n", out.PPL, out.MeanNLL)
-	fmt.Fprintf(w, "Time:         %.1f s for %s tokens, %.0f tokens/s on %d threads\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS, out.Threads)
+	if out.Device != "" {
+		fmt.Fprintf(w, "Device:       %s (weights %s, uploaded in %.2f s)\n", out.Device, units.Both(gpu.weightBytes), out.UploadS)
+		fmt.Fprintf(w, "Time:         %.2f s for %s tokens, %.0f tokens/s on the GPU\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS)
+	} else {
+		fmt.Fprintf(w, "Time:         %.1f s for %s tokens, %.0f tokens/s on %d threads\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS, out.Threads)
+	}
 	fmt.Fprintf(w, "Peak memory:  %s resident\n", units.Both(out.PeakRSS))
 	return nil
 }
