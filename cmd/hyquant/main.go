@@ -43,6 +43,6 @@ published 8B config, shapes only).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspectCmd(), newPlanCmd(), newEvalCmd(), newQuantizeCmd(), newRunCmd(), newReportCmd(), newSynthCmd(), newExportCmd())
+	root.AddCommand(newInspectCmd(), newPlanCmd(), newEvalCmd(), newQuantizeCmd(), newRunCmd(), newReportCmd(), newSynthCmd(), newExportCmd(), newSearchCmd())
 	return root
 }

@@ -32,8 +32,11 @@ func (p *Plan) YAML() []byte {
 		}
 		b.WriteString("}\n")
 	}
-	if len(p.Categories) > 0 || p.Recipe == nil {
+	switch {
+	case len(p.Categories) > 0:
 		b.WriteString("categories:\n")
+	case p.Recipe == nil:
+		b.WriteString("categories: {}\n") // required without a recipe; the default and overrides say it all
 	}
 	for _, c := range runtime.Categories {
 		if s, ok := p.Categories[c]; ok {
