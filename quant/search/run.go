@@ -243,7 +243,6 @@ func windows(tok eval.Tokenizer, o Options) (sens, held [][]int, err error) {
 	return sens, held, nil
 }
 
-
 // WorkName names a search's default work directory: the model, the
 // objective and a digest of everything the records depend on, so searches
 // with other settings never share records and the same settings resume.
