@@ -32,6 +32,7 @@ type evalOptions struct {
 	baseline   string
 	asJSON     bool
 	device     string
+	cudaMath   string
 }
 
 func newEvalCmd() *cobra.Command {
@@ -107,6 +108,7 @@ definition, not in positions.`,
 	f.StringVar(&o.baseline, "baseline", "", "compare with this model (directory, GGUF file or embedded name): KL divergence, top-1 agreement, both perplexities")
 	f.BoolVar(&o.asJSON, "json", false, "write JSON instead of text")
 	f.StringVar(&o.device, "device", "cpu", "where the forward pass runs: cpu, or cuda (the first NVIDIA GPU; weights held there as fp32)")
+	f.StringVar(&o.cudaMath, "cuda-math", "fp32", "with --device cuda, the matrix products: fp32 (exact parity with the CPU) or tf32 (tensor cores)")
 	return cmd
 }
 
@@ -158,6 +160,7 @@ type evalJSON struct {
 	PeakRSS    int64   `json:"peak_rss_bytes"`
 	Threads    int     `json:"threads"`
 	Device     string  `json:"device,omitempty"`         // the GPU, with --device cuda
+	CUDAMath   string  `json:"cuda_math,omitempty"`      // fp32 or tf32, with --device cuda
 	UploadS    float64 `json:"upload_seconds,omitempty"` // weights to the GPU, not in seconds
 }
 
@@ -174,6 +177,9 @@ func (o evalOptions) check() error {
 	case "", "cpu", "cuda":
 	default:
 		return fmt.Errorf("--device %q is not cpu or cuda", o.device)
+	}
+	if o.cudaMath != "fp32" && o.cudaMath != "tf32" {
+		return fmt.Errorf("--cuda-math %q is not fp32 or tf32", o.cudaMath)
 	}
 	if o.device == "cuda" && o.baseline != "" {
 		return fmt.Errorf("--device cuda does not run --baseline comparisons yet (run them with --device cpu)")
@@ -207,6 +213,9 @@ func runEval(w io.Writer, o evalOptions) error {
 			return fmt.Errorf("--device cuda: %w", err)
 		}
 		defer dev.Close()
+		if err := dev.SetTF32(o.cudaMath == "tf32"); err != nil {
+			return fmt.Errorf("--device cuda: %w", err)
+		}
 	}
 	text, body, err := evalText(o.text, o.protocol)
 	if err != nil {
@@ -245,6 +254,9 @@ func runEval(w io.Writer, o evalOptions) error {
 	out := evalJSON{Model: l.Files.Describe(), Format: l.Format, Text: text.Name, PPL: r.PPL, MeanNLL: r.MeanNLL, Tokens: r.Tokens, TextTokens: r.TextTokens,
 		Windows: r.Windows, SeqLen: r.SeqLen, Seconds: r.Seconds, TokensPerS: r.TokensPerS, PeakRSS: sysinfo.PeakRSS(), Threads: runtime.GOMAXPROCS(0),
 		Device: gpu.device, UploadS: gpu.uploadSeconds}
+	if out.Device != "" {
+		out.CUDAMath = o.cudaMath
+	}
 	if o.asJSON {
 		return writeJSON(w, out)
 	}
@@ -254,7 +266,7 @@ func runEval(w io.Writer, o evalOptions) error {
 	fmt.Fprintf(w, "Perplexity:   %.4f (mean nll %.6f)\n", out.PPL, out.MeanNLL)
 	if out.Device != "" {
 		fmt.Fprintf(w, "Device:       %s (weights %s, uploaded in %.2f s)\n", out.Device, units.Both(gpu.weightBytes), out.UploadS)
-		fmt.Fprintf(w, "Time:         %.2f s for %s tokens, %.0f tokens/s on the GPU\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS)
+		fmt.Fprintf(w, "Time:         %.2f s for %s tokens, %.0f tokens/s on the GPU (%s products)\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS, out.CUDAMath)
 	} else {
 		fmt.Fprintf(w, "Time:         %.1f s for %s tokens, %.0f tokens/s on %d threads\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS, out.Threads)
 	}

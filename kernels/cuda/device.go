@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -212,6 +213,47 @@ type Stream struct {
 	d    *Device
 	args [32]uint64
 	ptrs [32]uintptr
+	prof map[string]*OpTime // when profiling: each op synchronised and timed
+}
+
+// OpTime is the wall time of one kind of operation under Profile.
+type OpTime struct {
+	Calls int
+	Time  time.Duration
+}
+
+// Profile makes every later launch and product of f wait for the device and
+// adds its wall time under its name (kernels by name, cuBLAS products as
+// "sgemm" or "sgemm_batched"), then returns the table. It slows the run
+// (one synchronisation per operation); it is for finding where time goes.
+func (d *Device) Profile(f func() error) (map[string]*OpTime, error) {
+	d.st.prof = map[string]*OpTime{}
+	defer func() { d.st.prof = nil }()
+	err := f()
+	return d.st.prof, err
+}
+
+// timed runs op, timing it under name when profiling.
+func (s *Stream) timed(name string, op func() error) error {
+	if s.prof == nil {
+		return op()
+	}
+	if err := s.Sync(); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := op(); err != nil {
+		return err
+	}
+	err := s.Sync()
+	e := s.prof[name]
+	if e == nil {
+		e = &OpTime{}
+		s.prof[name] = e
+	}
+	e.Calls++
+	e.Time += time.Since(t0)
+	return err
 }
 
 // Buffer is device memory.
@@ -359,6 +401,13 @@ func (s *Stream) Launch(name string, grid, block, shared int, args ...Arg) error
 
 // Launch3 runs a kernel on a 3-D grid of 3-D blocks.
 func (s *Stream) Launch3(name string, grid, block [3]int, shared int, args ...Arg) error {
+	if s.prof != nil {
+		return s.timed(name, func() error { return s.launch3(name, grid, block, shared, args...) })
+	}
+	return s.launch3(name, grid, block, shared, args...)
+}
+
+func (s *Stream) launch3(name string, grid, block [3]int, shared int, args ...Arg) error {
 	f, ok := s.d.funcs[name]
 	if !ok {
 		if err := check("cuModuleGetFunction "+name, cuModuleGetFunction(&f, s.d.module, name)); err != nil {
@@ -385,6 +434,21 @@ func (s *Stream) Launch3(name string, grid, block [3]int, shared int, args ...Ar
 	return nil
 }
 
+// SetTF32 switches cuBLAS's fp32 products to TF32 tensor cores (10-bit
+// mantissa inputs, fp32 accumulation) or back to plain fp32, the default
+// and the parity mode.
+func (d *Device) SetTF32(on bool) error {
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.exit()
+	mode := int32(0) // CUBLAS_DEFAULT_MATH
+	if on {
+		mode = 3 // CUBLAS_TF32_TENSOR_OP_MATH
+	}
+	return cublasCheck("cublasSetMathMode", cublasSetMathMode(d.blas, mode))
+}
+
 // Transpose modes of GEMM operands.
 const (
 	NoTrans = 0
@@ -393,12 +457,28 @@ const (
 
 // Sgemm is cuBLAS's column-major C = alpha·op(A)·op(B) + beta·C in fp32.
 func (s *Stream) Sgemm(ta, tb int, m, n, k int, alpha float32, a uint64, lda int, b uint64, ldb int, beta float32, c uint64, ldc int) error {
+	if s.prof != nil {
+		return s.timed(fmt.Sprintf("sgemm %dx%dx%d", m, n, k), func() error {
+			s2 := s.prof
+			s.prof = nil
+			defer func() { s.prof = s2 }()
+			return s.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		})
+	}
 	return cublasCheck("cublasSgemm", cublasSgemm(s.d.blas, int32(ta), int32(tb), int32(m), int32(n), int32(k), &alpha, a, int32(lda), b, int32(ldb), &beta, c, int32(ldc)))
 }
 
 // SgemmStridedBatched is Sgemm over batch matrices at fixed strides (in
 // floats) from a, b and c.
 func (s *Stream) SgemmStridedBatched(ta, tb int, m, n, k int, alpha float32, a uint64, lda, sa int, b uint64, ldb, sb int, beta float32, c uint64, ldc, sc, batch int) error {
+	if s.prof != nil {
+		return s.timed("sgemm_batched", func() error {
+			s2 := s.prof
+			s.prof = nil
+			defer func() { s.prof = s2 }()
+			return s.SgemmStridedBatched(ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, batch)
+		})
+	}
 	return cublasCheck("cublasSgemmStridedBatched", cublasSgemmStridedBatched(s.d.blas, int32(ta), int32(tb), int32(m), int32(n), int32(k), &alpha,
 		a, int32(lda), int64(sa), b, int32(ldb), int64(sb), &beta, c, int32(ldc), int64(sc), int32(batch)))
 }

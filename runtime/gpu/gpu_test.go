@@ -1,9 +1,12 @@
 package gpu
 
 import (
+	"fmt"
 	"math"
+	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hyquant/hyquant/datasets"
 	"github.com/hyquant/hyquant/eval"
@@ -164,5 +167,53 @@ func TestGPUParityBatched(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkNLL(t, "window "+string(rune('0'+i)), got[i], want)
+	}
+}
+
+// TestGPUProfile times one batch of 32 WikiText-2 windows, then runs it
+// again with every operation synchronised and timed, and logs where the
+// time goes (for tuning; it checks nothing but that both runs agree).
+func TestGPUProfile(t *testing.T) {
+	l, g := setup(t)
+	text, err := datasets.Load(datasets.WikiText2Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	windows := eval.Windows(l.Tokenizer.Encode(eval.JoinRows(text.Body)), 1024, 32)
+	if _, err := g.NLL(windows); err != nil { // warm: scratch, cuBLAS
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	plain, err := g.NLL(windows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wall := time.Since(t0)
+	var profiled [][]float64
+	prof, err := g.Dev.Profile(func() error {
+		var err error
+		profiled, err = g.NLL(windows)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range plain {
+		checkNLL(t, "profiled window "+fmt.Sprint(i), profiled[i], plain[i])
+		if t.Failed() {
+			break
+		}
+	}
+	names := make([]string, 0, len(prof))
+	var total time.Duration
+	for k, v := range prof {
+		names = append(names, k)
+		total += v.Time
+	}
+	sort.Slice(names, func(i, j int) bool { return prof[names[i]].Time > prof[names[j]].Time })
+	t.Logf("32 windows x 1024: %.1f ms unprofiled (%.0f tokens/s); profiled ops sum to %.1f ms:", wall.Seconds()*1e3, 32*1024/wall.Seconds(), total.Seconds()*1e3)
+	for _, k := range names {
+		v := prof[k]
+		t.Logf("  %-28s %5d calls %8.2f ms %5.1f%%", k, v.Calls, v.Time.Seconds()*1e3, 100*v.Time.Seconds()/total.Seconds())
 	}
 }

@@ -23,25 +23,27 @@ if command -v nvcc >/dev/null && [ -z "${NO_PTX:-}" ]; then
 	cmp -s "$res/kernels.ptx" kernels/cuda/kernels.ptx && echo "kernels.ptx: the committed PTX is current" || echo "kernels.ptx: differs from the committed PTX (commit $res/kernels.ptx)"
 fi
 status=0
-(cd kernels/cuda && "../../$bin/cuda.test" -test.v -test.count=1) 2>&1 | tee "$res/cuda_test.txt" || status=1
-(cd runtime/gpu && "../../$bin/gpu.test" -test.v -test.count=1) 2>&1 | tee "$res/gpu_test.txt" || status=1
-"$bin/hyquant" eval --device cuda --model models/nemotron-h-mini --json >"$res/eval_cuda_1024.json" 2>"$res/eval_cuda.err" || { status=1; cat "$res/eval_cuda.err"; }
-"$bin/hyquant" eval --device cuda --model models/nemotron-h-mini --seq-len 512 --json >"$res/eval_cuda_512.json" 2>>"$res/eval_cuda.err" || status=1
-"$bin/hyquant" eval --device cpu --model models/nemotron-h-mini --max-windows 32 --json >"$res/eval_cpu_1024_32.json" 2>/dev/null || status=1
+(cd kernels/cuda && "../../$bin/cuda.test" -test.v -test.count=1) 2>&1 | tee "$res/tests.txt" || status=1
+(cd runtime/gpu && "../../$bin/gpu.test" -test.v -test.count=1) 2>&1 | tee -a "$res/tests.txt" || status=1
+hq() { "$bin/hyquant" eval --model models/nemotron-h-mini --json "$@" 2>>"$res/eval.err" || { status=1; tail -3 "$res/eval.err"; }; }
+hq --device cuda >"$res/eval_cuda_1024.json"
+hq --device cuda --seq-len 512 >"$res/eval_cuda_512.json"
+hq --device cuda --cuda-math tf32 >"$res/eval_cuda_tf32_1024.json"
+hq --device cpu --max-windows 32 >"$res/eval_cpu_1024_32.json"
 python3 - "$res" <<'PY'
 import json, sys, os
 res = sys.argv[1]
 print("\n| run | windows x seq | ppl | reference | rel. diff | seconds | tokens/s |")
 print("|---|---|---|---|---|---|---|")
-for f, ref in (("eval_cuda_1024.json", 157.4956), ("eval_cuda_512.json", 159.9367), ("eval_cpu_1024_32.json", None)):
+for f, ref in (("eval_cuda_1024.json", 157.4956), ("eval_cuda_512.json", 159.9367), ("eval_cuda_tf32_1024.json", 157.4956), ("eval_cpu_1024_32.json", None)):
     p = os.path.join(res, f)
     try:
         r = json.load(open(p))
     except Exception as e:
         print(f"| {f} | failed: {e} | | | | | |"); continue
     rel = f"{(r['ppl'] - ref) / ref:+.2e}" if ref else ""
-    dev = r.get("device") or f"cpu, {r['threads']} threads"
+    dev = f"{r['device']}, {r['cuda_math']}" if r.get("device") else f"cpu, {r['threads']} threads"
     print(f"| {f[:-5]} ({dev}) | {r['windows']} x {r['seq_len']} | {r['ppl']:.6f} | {ref or ''} | {rel} | {r['seconds']:.3f} | {r['tokens_per_second']:.0f} |")
 PY
-grep -E "^(--- |ok|FAIL|PASS)|max \|diff\|" "$res"/cuda_test.txt "$res"/gpu_test.txt | sed 's/^/  /'
+grep -E "^(--- |ok|FAIL|PASS)|max \|diff\|" "$res/tests.txt" | sed 's/^/  /'
 exit $status
