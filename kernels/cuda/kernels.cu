@@ -205,6 +205,101 @@ extern "C" __global__ void ssm_scan(float* y, const float* xbc, const float* dt,
   }
 }
 
+// ssm_scan with four channels per warp: the warp of (window, head, channels
+// p0..p0+3) loads B and C once for all four, keeps the 4×N states in
+// registers (lane l has states l, l+32, ... of each channel; NS per lane),
+// and sums over the states only every 8 tokens: the 32 partial sums of a
+// lane (8 tokens × 4 channels) are reduced across the warp together by a
+// transposing butterfly (31 shuffles, after which lane l holds the sum of
+// token l/4, channel l%4) instead of one 5-shuffle reduction per token and
+// channel. Needs P % 4 == 0 and N <= 32*NS.
+// One butterfly stage: each lane keeps the half of its first 2W partial
+// sums its bit W selects and adds the partner's copy of that half.
+template <int W>
+__device__ __forceinline__ void bfly(float* part, int lane) {
+  bool hi = (lane & W) != 0;
+#pragma unroll
+  for (int i = 0; i < W; i++) {
+    float send = hi ? part[i] : part[i + W];
+    float keep = hi ? part[i + W] : part[i];
+    part[i] = keep + __shfl_xor_sync(FULL, send, W);
+  }
+}
+
+template <int NS>
+__device__ __forceinline__ void scan4(float* y, const float* xbc, const float* dt, const float* dA, const float* D,
+                                      int batch, int n, int H, int P, int N, int G, int cd, int I) {
+  int warp = (int)((blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5);
+  int lane = threadIdx.x & 31;
+  int PC = P / 4;
+  if (warp >= batch * H * PC) return;
+  int pc = warp % PC, h = (warp / PC) % H, b = warp / (PC * H);
+  int p0 = pc * 4, g = h / (H / G);
+  float s[4][NS];
+#pragma unroll
+  for (int c = 0; c < 4; c++)
+#pragma unroll
+    for (int i = 0; i < NS; i++) s[c][i] = 0.0f;
+  float Dh = D[h];
+  const float* base = xbc + (long long)b * n * cd;
+  const float* dtb = dt + (long long)b * n * H + h;
+  const float* dAb = dA + (long long)b * n * H + h;
+  float* yb = y + (long long)b * n * I + h * P + p0;
+  const int xo = h * P + p0, bo = I + g * N + lane, co = I + G * N + g * N + lane;
+  for (int t0 = 0; t0 < n; t0 += 8) {
+    float part[32];
+#pragma unroll
+    for (int tt = 0; tt < 8; tt++) {
+      int t = t0 + tt;
+      if (t < n) {
+        const float* row = base + (long long)t * cd;
+        float dtv = dtb[(long long)t * H], dAv = dAb[(long long)t * H];
+        float Bv[NS], Cv[NS];
+#pragma unroll
+        for (int i = 0; i < NS; i++) {
+          bool in = lane + 32 * i < N;
+          Bv[i] = in ? row[bo + 32 * i] : 0.0f;
+          Cv[i] = in ? row[co + 32 * i] : 0.0f;
+        }
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+          float u = dtv * row[xo + c];
+          float acc = 0.0f;
+#pragma unroll
+          for (int i = 0; i < NS; i++) {
+            s[c][i] = s[c][i] * dAv + u * Bv[i];
+            acc += s[c][i] * Cv[i];
+          }
+          part[tt * 4 + c] = acc;
+        }
+      } else {
+#pragma unroll
+        for (int c = 0; c < 4; c++) part[tt * 4 + c] = 0.0f;
+      }
+    }
+    bfly<16>(part, lane);
+    bfly<8>(part, lane);
+    bfly<4>(part, lane);
+    bfly<2>(part, lane);
+    bfly<1>(part, lane);
+    int t = t0 + (lane >> 2), c = lane & 3;
+    if (t < n) yb[(long long)t * I + c] = part[0] + Dh * base[(long long)t * cd + xo + c];
+  }
+}
+
+extern "C" __global__ void ssm_scan4_ns2(float* y, const float* xbc, const float* dt, const float* dA, const float* D,
+                                        int batch, int n, int H, int P, int N, int G, int cd, int I) {
+  scan4<2>(y, xbc, dt, dA, D, batch, n, H, P, N, G, cd, I);
+}
+extern "C" __global__ void ssm_scan4_ns4(float* y, const float* xbc, const float* dt, const float* dA, const float* D,
+                                        int batch, int n, int H, int P, int N, int G, int cd, int I) {
+  scan4<4>(y, xbc, dt, dA, D, batch, n, H, P, N, G, cd, I);
+}
+extern "C" __global__ void ssm_scan4_ns8(float* y, const float* xbc, const float* dt, const float* dA, const float* D,
+                                        int batch, int n, int H, int P, int N, int G, int cd, int I) {
+  scan4<8>(y, xbc, dt, dA, D, batch, n, H, P, N, G, cd, I);
+}
+
 // Mamba2Mixer's gated, grouped RMSNorm: y *= silu(gate) (gate = proj[r][0:I]),
 // then each group of I/G values is normalised (mean square in double) and
 // scaled by w. One block per (row, group).

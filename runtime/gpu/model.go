@@ -34,6 +34,10 @@ type Model struct {
 	bufs   []cuda.Buffer // every weight buffer, for Close
 
 	sc scratch
+
+	// ScanPerChannel selects the simpler selective-scan kernel (one warp
+	// per channel) over the default four-channel one, for comparisons.
+	ScanPerChannel bool
 }
 
 type linear struct {
@@ -413,9 +417,17 @@ func (g *Model) mamba(s *cuda.Stream, b *block, batch, n int) error {
 		cuda.I(rows), cuda.I(H), cuda.I(pw), cuda.I(I+cd), cuda.F(m.DtMin), cuda.F(m.DtMax)); err != nil {
 		return err
 	}
-	const scanThreads = 128 // 4 warps, one channel each
-	warps := batch * H * m.HeadDim
-	if err := s.Launch("ssm_scan", (warps*32+scanThreads-1)/scanThreads, scanThreads, 0, cuda.P(sc.y.Ptr), cuda.P(sc.xbc.Ptr), cuda.P(sc.dt.Ptr), cuda.P(sc.dA.Ptr), cuda.P(b.d.Ptr),
+	const scanThreads = 128 // 4 warps
+	kernel, warps := "ssm_scan", batch*H*m.HeadDim
+	if ns := (m.State + 31) / 32; !g.ScanPerChannel && m.HeadDim%4 == 0 && ns <= 8 {
+		kernel, warps = "ssm_scan4_ns8", warps/4
+		if ns <= 2 {
+			kernel = "ssm_scan4_ns2"
+		} else if ns <= 4 {
+			kernel = "ssm_scan4_ns4"
+		}
+	}
+	if err := s.Launch(kernel, (warps*32+scanThreads-1)/scanThreads, scanThreads, 0, cuda.P(sc.y.Ptr), cuda.P(sc.xbc.Ptr), cuda.P(sc.dt.Ptr), cuda.P(sc.dA.Ptr), cuda.P(b.d.Ptr),
 		cuda.I(batch), cuda.I(n), cuda.I(H), cuda.I(m.HeadDim), cuda.I(m.State), cuda.I(m.Groups), cuda.I(cd), cuda.I(I)); err != nil {
 		return err
 	}
