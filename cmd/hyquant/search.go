@@ -22,6 +22,7 @@ import (
 	"github.com/hyquant/hyquant/quant/search"
 	"github.com/hyquant/hyquant/reports"
 	hqruntime "github.com/hyquant/hyquant/runtime"
+	"github.com/hyquant/hyquant/runtime/safetensors"
 )
 
 type searchOptions struct {
@@ -207,11 +208,6 @@ func runSearch(w io.Writer, segmentsSet bool, o searchOptions, ctx context.Conte
 	if mf.ConfigOnly {
 		return fmt.Errorf("model %q is a config without weights (write synthetic weights with `hyquant synth`)", mf.Ref)
 	}
-	l, err := hqruntime.OpenModel(o.model, hqruntime.WeightsFloat32)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
 	ck, err := mf.OpenCheckpoint()
 	if err != nil {
 		return err
@@ -221,6 +217,11 @@ func runSearch(w io.Writer, segmentsSet bool, o searchOptions, ctx context.Conte
 	if err != nil {
 		return err
 	}
+	m, closeModel, err := searchModel(o, so, mf, stored)
+	if err != nil {
+		return err
+	}
+	defer closeModel()
 	inv := hqruntime.BuildInventory(mf.Config)
 	planBytes := func(ref string) (int64, error) {
 		p, err := plans.Load(ref)
@@ -234,7 +235,7 @@ func runSearch(w io.Writer, segmentsSet bool, o searchOptions, ctx context.Conte
 		return r.Footprint().Quantized, nil
 	}
 	if so.Work = o.work; so.Work == "" {
-		name, err := search.WorkName(l, so)
+		name, err := search.WorkName(m, so)
 		if err != nil {
 			return err
 		}
@@ -269,7 +270,7 @@ func runSearch(w io.Writer, segmentsSet bool, o searchOptions, ctx context.Conte
 		bar = progress.New(total, name, o.asJSON)
 	}
 	so.Progress = func(done int, detail string) { bar.Set(done, detail) }
-	r, err := search.Run(search.Model{Loaded: l, Stored: stored}, o.budget, planBytes, so)
+	r, err := search.Run(m, o.budget, planBytes, so)
 	if bar != nil {
 		bar.Finish()
 	}
@@ -299,6 +300,36 @@ func runSearch(w io.Writer, segmentsSet bool, o searchOptions, ctx context.Conte
 	printSearch(w, r, out)
 	fmt.Fprintf(w, "Stages: %s\n", strings.Join(stages, ", "))
 	return nil
+}
+
+// searchModel opens the model a search runs on. The proxy objective
+// without calibration runs nothing: the checkpoint is only read, a tensor
+// at a time, so an 8B model needs a few GB, not its float32 copy.
+func searchModel(o searchOptions, so search.Options, mf *hqruntime.ModelFiles, stored func(string) safetensors.DType) (search.Model, func(), error) {
+	if so.Objective == search.Proxy && so.Calibration.Segments == 0 {
+		var ck *hqruntime.Checkpoint
+		var err error
+		if mf.Embedded || mf.GGUF != "" {
+			ck, err = mf.OpenCheckpoint()
+		} else {
+			ck, err = hqruntime.OpenCheckpointStream(mf.Dir)
+		}
+		if err != nil {
+			return search.Model{}, nil, err
+		}
+		inv := hqruntime.BuildInventory(mf.Config)
+		if err := inv.CheckAgainst(ck); err != nil {
+			ck.Close()
+			return search.Model{}, nil, err
+		}
+		m := search.Model{Config: mf.Config, Ref: mf.Ref, Describe: mf.Describe(), Stored: stored, Weights: hqruntime.NewCheckpointWeights(ck, inv, hqruntime.WeightsFloat32)}
+		return m, func() { ck.Close() }, nil
+	}
+	l, err := hqruntime.OpenModel(o.model, hqruntime.WeightsFloat32)
+	if err != nil {
+		return search.Model{}, nil, err
+	}
+	return search.Loaded(l, stored), func() { l.Close() }, nil
 }
 
 // printSearch is the search's summary for people.

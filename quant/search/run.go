@@ -63,8 +63,21 @@ type Result struct {
 
 // Model is the model a search runs on.
 type Model struct {
-	Loaded *runtime.Loaded                // opened with float32 weights
-	Stored func(string) safetensors.DType // each tensor's dtype in the checkpoint
+	Config   *runtime.Config
+	Ref      string // as the user named it
+	Describe string
+	Stored   func(string) safetensors.DType // each tensor's dtype in the checkpoint
+	Weights  runtime.WeightSource           // the float weights, served as float32
+	// Model and Tokenizer run the model; both nil is enough for the proxy
+	// objective without calibration (an 8B checkpoint is then only read,
+	// one tensor at a time).
+	Model     *runtime.Model
+	Tokenizer eval.Tokenizer
+}
+
+// Loaded is the Model of a checkpoint opened with float32 weights.
+func Loaded(l *runtime.Loaded, stored func(string) safetensors.DType) Model {
+	return Model{Config: l.Model.Config, Ref: l.Files.Ref, Describe: l.Files.Describe(), Stored: stored, Weights: l.Weights, Model: l.Model, Tokenizer: l.Tokenizer}
 }
 
 // Run searches a model for the assignment with the least objective under a
@@ -85,8 +98,10 @@ func Run(m Model, budgetSpec string, planBytes func(string) (int64, error), o Op
 			o.Progress(done, detail)
 		}
 	}
-	l := m.Loaded
-	inv := runtime.BuildInventory(l.Model.Config)
+	inv := runtime.BuildInventory(m.Config)
+	if m.Model == nil && (o.Objective != Proxy || o.Calibration.Segments > 0) {
+		return nil, fmt.Errorf("the %s objective with %d calibration segments runs the model, and none was loaded", o.Objective, o.Calibration.Segments)
+	}
 	space, err := NewSpace(inv, m.Stored, o.Formats, o.Rounding, o.Damp)
 	if err != nil {
 		return nil, err
@@ -98,7 +113,7 @@ func Run(m Model, budgetSpec string, planBytes func(string) (int64, error), o Op
 	if least := space.Smallest(); budget.Bytes < least {
 		return nil, fmt.Errorf("budget %s (%s bytes) is below the smallest assignment of the formats %s: %s bytes", budget.Asked, units.Commas(budget.Bytes), formatNames(o.Formats), units.Commas(least))
 	}
-	id, err := identity(l, o)
+	id, err := identity(m, o)
 	if err != nil {
 		return nil, err
 	}
@@ -106,16 +121,16 @@ func Run(m Model, budgetSpec string, planBytes func(string) (int64, error), o Op
 	if err != nil {
 		return nil, err
 	}
-	su := Setup{Space: space, Model: l.Model, Weights: l.Weights, Objective: o.Objective, Records: records, Context: o.Context}
+	su := Setup{Space: space, Model: m.Model, Weights: m.Weights, Objective: o.Objective, Records: records, Context: o.Context}
 	if o.Calibration.Segments > 0 {
-		if su.Calibration, err = eval.CalibrationSegments(l.Tokenizer, o.Calibration); err != nil {
+		if su.Calibration, err = eval.CalibrationSegments(m.Tokenizer, o.Calibration); err != nil {
 			return nil, err
 		}
 		stage("calibrate", len(su.Calibration))
 		su.Progress = func(done, total int) { progress(done, "segments") }
 	}
 	if o.Objective != Proxy {
-		if su.Sensitivity, su.HeldOut, err = windows(l.Tokenizer, o); err != nil {
+		if su.Sensitivity, su.HeldOut, err = windows(m.Tokenizer, o); err != nil {
 			return nil, err
 		}
 	}
@@ -141,7 +156,7 @@ func Run(m Model, budgetSpec string, planBytes func(string) (int64, error), o Op
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{Budget: budget, Space: space, Options: o, Model: l.Files.Describe(), KnapsackPredicted: totalCost(items, pick)}
+	r := &Result{Budget: budget, Space: space, Options: o, Model: m.Describe, KnapsackPredicted: totalCost(items, pick)}
 	if o.Objective != Proxy {
 		r.Tokens.Sensitivity, r.Tokens.HeldOut = s.sens.Tokens(), s.held.Tokens()
 		if r.KnapsackSensitivity, err = s.measure(pick); err != nil {
@@ -186,7 +201,7 @@ func (s *Searcher) measure(pick []int) (float64, error) {
 }
 
 // identity is what the search's records depend on.
-func identity(l *runtime.Loaded, o Options) (Identity, error) {
+func identity(m Model, o Options) (Identity, error) {
 	text := o.Calibration.Text
 	if text == "" {
 		text = eval.DefaultCalibration.Text
@@ -201,7 +216,7 @@ func identity(l *runtime.Loaded, o Options) (Identity, error) {
 	}
 	c := o.Calibration
 	return Identity{
-		Model:       l.Files.Describe(),
+		Model:       m.Describe,
 		Formats:     names,
 		Rounding:    o.Rounding,
 		Damp:        o.Damp,
@@ -246,13 +261,13 @@ func windows(tok eval.Tokenizer, o Options) (sens, held [][]int, err error) {
 // WorkName names a search's default work directory: the model, the
 // objective and a digest of everything the records depend on, so searches
 // with other settings never share records and the same settings resume.
-func WorkName(l *runtime.Loaded, o Options) (string, error) {
-	id, err := identity(l, o)
+func WorkName(m Model, o Options) (string, error) {
+	id, err := identity(m, o)
 	if err != nil {
 		return "", err
 	}
 	data, _ := json.Marshal(id)
-	base := strings.NewReplacer("/", "-", "\\", "-", " ", "-", ":", "-").Replace(filepath.Base(l.Files.Ref))
+	base := strings.NewReplacer("/", "-", "\\", "-", " ", "-", ":", "-").Replace(filepath.Base(m.Ref))
 	if base == "" || base == "." {
 		base = "model"
 	}

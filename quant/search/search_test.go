@@ -126,7 +126,7 @@ func readAll(t *testing.T, dir string) map[string]string {
 // byte for byte unchanged) and gives the same plan.
 func TestSearchResumes(t *testing.T) {
 	l := openMini(t)
-	m := Model{Loaded: l, Stored: bf16}
+	m := Loaded(l, bf16)
 	s := space(t, l.Model.Config)
 	budget := (s.Smallest() + s.Bytes(make([]int, len(s.Tensors)))) / 2
 	_ = budget

@@ -52,8 +52,10 @@ func NewSearcher(su Setup) (*Searcher, error) {
 	if s.ctx == nil {
 		s.ctx = context.Background()
 	}
-	for _, sl := range su.Model.Linears() {
-		s.slots[sl.Name] = sl
+	if su.Model != nil {
+		for _, sl := range su.Model.Linears() {
+			s.slots[sl.Name] = sl
+		}
 	}
 	if len(su.Calibration) > 0 {
 		st, err := collectStats(s.ctx, su.Model, su.Calibration, su.Progress)
