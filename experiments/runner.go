@@ -240,7 +240,13 @@ func (e *executor) runClaimed(it *item, cs *claims, m *Manifest, nruns int) (don
 		return false, err
 	}
 	if cl == nil {
-		fmt.Fprintf(e.o.Log, "%s: claimed by %s, left to it\n", label, holder)
+		if e.told == nil {
+			e.told = map[string]bool{}
+		}
+		if !e.told[it.rr.Name] {
+			fmt.Fprintf(e.o.Log, "%s: claimed by %s, left to it\n", label, holder)
+			e.told[it.rr.Name] = true
+		}
 		return false, nil
 	}
 	defer cl.release()
@@ -387,6 +393,7 @@ type executor struct {
 	ids  []int
 	inv  *runtime.Inventory
 	segs [][]int
+	told map[string]bool // runs whose holder was named in the log
 }
 
 // hash identifies a run's resolved configuration: model, protocol,

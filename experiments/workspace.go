@@ -96,6 +96,13 @@ func (ws *workspace) setup(m *Manifest, items []*item) error {
 		return fmt.Errorf("%s: the shard workers already at work on %s have other runs (%s) than %s (%s); give every shard the same config, or let them finish first",
 			ws.c.File, dir, runList(old.Runs), ws.c.File, runList(m.Runs))
 	}
+	if ws.alone {
+		// No other process has the directory: every claim in it was left
+		// by one that is gone, and needs no waiting for its timeout.
+		if err := os.RemoveAll(filepath.Join(dir, ClaimsDir)); err != nil {
+			return err
+		}
+	}
 	for _, d := range []string{RunsDir, ClaimsDir, "plans"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err
