@@ -77,6 +77,9 @@ func markdown(dir string, d *data, figs []figureResult) string {
 	if d.baseline == nil {
 		p("> No baseline run in results.json: Δ ppl values are as recorded, and figures mark no baseline.\n\n")
 	}
+	if len(r.Pending) > 0 {
+		p("> %d configured run(s) have no record yet (shards still at work, or interrupted) and are not shown: %s.\n\n", len(r.Pending), codeList(r.Pending))
+	}
 
 	// Results table.
 	p("## Results\n\n")
