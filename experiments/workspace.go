@@ -81,7 +81,7 @@ func (ws *workspace) setup(m *Manifest, items []*item) error {
 	}
 	switch {
 	case old == nil:
-		if err := ws.importLegacy(m); err != nil {
+		if err := ws.importLegacy(m, items); err != nil {
 			return err
 		}
 	case old.IdentityDigest != m.IdentityDigest:
@@ -157,7 +157,7 @@ func (ws *workspace) refuseOrReset(diff []string) error {
 // existed into records, when its protocol fields match this identity (the
 // rest of the identity was not recorded then); other protocol fields are
 // another identity.
-func (ws *workspace) importLegacy(m *Manifest) error {
+func (ws *workspace) importLegacy(m *Manifest, items []*item) error {
 	old, err := ReadResults(ws.c.Output)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -174,16 +174,19 @@ func (ws *workspace) importLegacy(m *Manifest) error {
 	if err := os.MkdirAll(filepath.Join(ws.c.Output, RunsDir), 0o755); err != nil {
 		return err
 	}
-	want := map[ManifestRun]bool{}
-	for _, r := range m.Runs {
-		want[r] = true
+	want := map[ManifestRun]*item{}
+	for i, r := range m.Runs {
+		want[r] = items[i]
 	}
 	n := 0
 	for _, r := range old.Runs {
-		if !want[ManifestRun{Name: r.Name, Kind: r.Kind, Hash: r.Hash}] {
+		it := want[ManifestRun{Name: r.Name, Kind: r.Kind, Hash: r.Hash}]
+		if it == nil {
 			continue
 		}
-		r.DeltaPPL = 0
+		// The summary is derived from the plan: refreshed, not trusted
+		// from a file of an older hyquant.
+		r.DeltaPPL, r.Config = 0, it.rr.Config
 		rec := &Record{Format: recordFormat, Identity: m.IdentityDigest, ComputedBy: Owner{ID: "imported from " + ResultsFile, Shard: "all"}, Run: r}
 		if _, err := commitRecord(ws.c.Output, rec, false); err != nil {
 			return err
