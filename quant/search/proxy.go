@@ -29,6 +29,18 @@ func (s *Searcher) proxySensitivities(progress func(done, total int, detail stri
 		if err := s.ctx.Err(); err != nil {
 			return nil, err
 		}
+		name := "proxy/" + fileName(tt.Param.Name) + ".json"
+		var rec ProxyRecord
+		if ok, err := s.records.Load(name, &rec); err != nil {
+			return nil, err
+		} else if ok && len(rec.Costs) == len(tt.Options) {
+			out[t] = rec.Costs
+			done += len(tt.Options)
+			if progress != nil {
+				progress(done, total, shortName(tt.Param.Name))
+			}
+			continue
+		}
 		w, err := s.weights.Float32(tt.Param.Name, tt.Param.Shape...)
 		if err != nil {
 			return nil, err
@@ -72,8 +84,22 @@ func (s *Searcher) proxySensitivities(progress func(done, total int, detail stri
 				progress(done, total, fmt.Sprintf("%s %s", shortName(tt.Param.Name), c.Format.Name))
 			}
 		}
+		rec = ProxyRecord{Tensor: tt.Param.Name, Costs: out[t]}
+		for _, c := range tt.Options {
+			rec.Formats = append(rec.Formats, c.Format.Name)
+		}
+		if err := s.records.Save(name, rec); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
+}
+
+// ProxyRecord is one tensor's proxy costs, one per choice.
+type ProxyRecord struct {
+	Tensor  string    `json:"tensor"`
+	Formats []string  `json:"formats"`
+	Costs   []float64 `json:"costs"`
 }
 
 // sampleRows copies up to proxyRows rows spread evenly over the matrix.

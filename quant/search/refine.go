@@ -2,7 +2,10 @@ package search
 
 import (
 	"fmt"
+	"maps"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -57,7 +60,10 @@ func (s *Searcher) Refine(start []int, budget int64, o RefineOptions) (Refinemen
 	if s.held == nil {
 		return Refinement{}, fmt.Errorf("the %s objective has no held-out windows to refine on", Proxy)
 	}
-	dir := fmt.Sprintf("budget-%d/", budget)
+	if s.costs == nil {
+		return Refinement{}, fmt.Errorf("internal error: the refinement runs after the sensitivities")
+	}
+	dir := fmt.Sprintf("budget-%d-m%d/", budget, mutationVersion)
 	r := Refinement{Pick: append([]int(nil), start...)}
 	// states are the parent's block inputs on the held-out windows, when known.
 	var states [][][]float32
@@ -200,68 +206,84 @@ func (s *Searcher) lmHead() string {
 	return ""
 }
 
+// mutationVersion names the mutation scheme in the refinement's record
+// directory: records of another scheme are never resumed from.
+const mutationVersion = 2
+
 // mutate raises one or two tensors a level (the next larger choice), lowers
-// others chosen at random until the assignment fits the budget, then raises
-// untouched tensors at random while they fit. nil when no child fits.
+// others until the assignment fits the budget, then raises untouched
+// tensors while they fit. Each tensor to move is the best of three drawn at
+// random, by the sensitivities' cost change per byte (the knapsack's
+// currency): random enough to leave the additive model's optimum, guided
+// enough that children stay near it. nil when no child fits.
 func (s *Searcher) mutate(rng *rand.Rand, parent []int, budget int64) []int {
 	child := append([]int(nil), parent...)
-	level := func(t int) (pos int, order []int) {
-		order = s.Space.Tensors[t].order
-		for i, k := range order {
-			if k == child[t] {
-				return i, order
+	n := len(child)
+	touched := map[int]bool{}
+	// move returns tensor t's choice one level up or down and the cost
+	// change per byte of taking it (ok false at the end of its levels).
+	move := func(t, dir int) (k int, rate float64, ok bool) {
+		order := s.Space.Tensors[t].order
+		pos := slices.Index(order, child[t])
+		if pos+dir < 0 || pos+dir >= len(order) {
+			return 0, 0, false
+		}
+		k = order[pos+dir]
+		db := float64(s.Space.Tensors[t].Options[k].Bytes - s.Space.Tensors[t].Options[child[t]].Bytes)
+		dc := s.costs[t][k] - s.costs[t][child[t]]
+		if db == 0 {
+			return k, dc, true
+		}
+		return k, dc / math.Abs(db), true
+	}
+	// pick draws three tensors allowed by ok and returns the one whose move
+	// in dir has the lowest cost per byte (-1 when none can move).
+	pick := func(dir int, allowed func(int) bool) int {
+		best, bestRate := -1, math.Inf(1)
+		for draws, tries := 0, 0; draws < 3 && tries < 8*n; tries++ {
+			t := rng.IntN(n)
+			if !allowed(t) {
+				continue
+			}
+			if _, rate, ok := move(t, dir); ok {
+				draws++
+				if rate < bestRate {
+					best, bestRate = t, rate
+				}
 			}
 		}
-		return 0, order
+		return best
 	}
-	touched := map[int]bool{}
-	step := func(t, dir int) bool {
-		pos, order := level(t)
-		if pos+dir < 0 || pos+dir >= len(order) {
-			return false
-		}
-		child[t] = order[pos+dir]
-		touched[t] = true
-		return true
-	}
-	n := len(child)
 	ups := 1 + rng.IntN(2)
-	for u, tries := 0, 0; u < ups && tries < 8*n; tries++ {
-		if step(rng.IntN(n), +1) {
-			u++
+	for u := 0; u < ups; u++ {
+		if t := pick(+1, func(int) bool { return true }); t >= 0 {
+			child[t], _, _ = move(t, +1)
+			touched[t] = true
 		}
 	}
-	up := map[int]bool{}
-	for t := range touched {
-		up[t] = true
-	}
-	for tries := 0; s.Space.Bytes(child) > budget && tries < 16*n; tries++ {
-		if t := rng.IntN(n); !up[t] {
-			step(t, -1)
+	raised := maps.Clone(touched)
+	for tries := 0; s.Space.Bytes(child) > budget && tries < 4*n; tries++ {
+		if t := pick(-1, func(t int) bool { return !raised[t] }); t >= 0 {
+			child[t], _, _ = move(t, -1)
+			touched[t] = true
 		}
 	}
 	if s.Space.Bytes(child) > budget {
 		return nil
 	}
-	for tries := 0; tries < n; tries++ {
-		t := rng.IntN(n)
-		if touched[t] {
-			continue
+	for tries := 0; tries < 8; tries++ {
+		t := pick(+1, func(t int) bool { return !touched[t] })
+		if t < 0 {
+			break
 		}
-		pos, order := level(t)
-		if pos+1 < len(order) {
-			prev := child[t]
-			child[t] = order[pos+1]
-			if s.Space.Bytes(child) > budget {
-				child[t] = prev
-			}
+		prev := child[t]
+		child[t], _, _ = move(t, +1)
+		touched[t] = true
+		if s.Space.Bytes(child) > budget {
+			child[t] = prev
 		}
 	}
-	same := true
-	for t := range child {
-		same = same && child[t] == parent[t]
-	}
-	if same {
+	if slices.Equal(child, parent) {
 		return nil
 	}
 	return child

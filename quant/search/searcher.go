@@ -25,6 +25,7 @@ type Searcher struct {
 	records *Records
 	ctx     context.Context
 	cache   map[[2]int]any // quantised choices: kernels.Linear or runtime.Embedder
+	costs   [][]float64    // the sensitivities, once measured
 	slots   map[string]runtime.LinearSlot
 }
 

@@ -58,6 +58,7 @@ func (s *Searcher) Sensitivities(progress func(done, total int, detail string)) 
 			}
 		}
 	}
+	s.costs = out
 	return out, nil
 }
 
