@@ -102,7 +102,9 @@ type RunConfig struct {
 	Rotation string `json:"rotation,omitempty"`
 	// LlamaCpp marks a run that is exactly what llama-quantize makes: a
 	// recipe with llama.cpp's rounding, nothing rotated or overridden.
-	LlamaCpp   bool              `json:"llama_cpp,omitempty"`
+	LlamaCpp bool `json:"llama_cpp,omitempty"`
+	// Searched marks a run whose plan `hyquant search` wrote.
+	Searched   bool              `json:"searched,omitempty"`
 	Categories map[string]string `json:"categories"` // category -> precision, e.g. "rtn w4 group:128 sym fp16"
 }
 

@@ -594,7 +594,7 @@ func (e *executor) compare(rr *RunResult, m *runtime.Model, show eval.Progress) 
 // runConfig summarises a run for results and plots.
 func runConfig(run Run) RunConfig {
 	p := run.Plan
-	rc := RunConfig{Plan: p.Name, Category: run.Category, Categories: map[string]string{}}
+	rc := RunConfig{Plan: p.Name, Category: run.Category, Categories: map[string]string{}, Searched: p.Origin == plan.OriginSearch}
 	if p.Rotation != nil {
 		rc.Rotation = fmt.Sprintf("%s seed %d", p.Rotation.Kind, p.Rotation.Seed)
 	}

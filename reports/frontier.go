@@ -77,18 +77,41 @@ func (m frontierMetric) series(tool string, runs []*experiments.RunResult) toolS
 }
 
 // toolRuns splits the quantised whole-model runs (neither the baseline nor
-// sensitivity runs) into llama.cpp's own files and hyquant's pipelines.
-func toolRuns(d *data) (llama, hyquant []*experiments.RunResult) {
+// sensitivity runs) into llama.cpp's own files, hyquant's written plans and
+// the plans `hyquant search` wrote.
+func toolRuns(d *data) (llama, hyquant, searched []*experiments.RunResult) {
 	for _, r := range d.all {
 		switch {
 		case r.Kind == "baseline" || r.Kind == "sensitivity":
 		case r.Config.LlamaCpp:
 			llama = append(llama, r)
+		case r.Config.Searched:
+			searched = append(searched, r)
 		default:
 			hyquant = append(hyquant, r)
 		}
 	}
-	return llama, hyquant
+	return llama, hyquant, searched
+}
+
+// toolGroups are the tools with runs, in drawing order.
+func toolGroups(llama, hyquant, searched []*experiments.RunResult) (tools []string, runs [][]*experiments.RunResult) {
+	for i, g := range [][]*experiments.RunResult{llama, hyquant, searched} {
+		if len(g) > 0 {
+			tools = append(tools, []string{toolLlamaCpp, toolHyquant, toolSearch}[i])
+			runs = append(runs, g)
+		}
+	}
+	return tools, runs
+}
+
+// panelSeries is one panel's series, a series per tool.
+func (m frontierMetric) panelSeries(tools []string, runs [][]*experiments.RunResult) []toolSeries {
+	out := make([]toolSeries, len(tools))
+	for i, t := range tools {
+		out[i] = m.series(t, runs[i])
+	}
+	return out
 }
 
 // frontierYRange is the padded y range of a panel's points; a linear
@@ -208,32 +231,39 @@ func frontierPanel(title string, m frontierMetric, series []toolSeries, x [2]flo
 }
 
 // frontierLegend names the tools' marks and lines and the baseline.
-func frontierLegend() *plot.Legend {
+func frontierLegend(tools []string) *plot.Legend {
 	l := newLegend()
-	for _, tool := range []string{toolLlamaCpp, toolHyquant} {
+	for _, tool := range tools {
 		l.Add(tool, glyphThumb{toolStyle(tool)})
 	}
 	l.Add("")
 	legendHeader(l, "Pareto frontier per tool")
 	l.Add("  (fewer bytes, lower is better)")
-	l.Add("llama.cpp frontier", lineThumb{toolFrontStyle(toolLlamaCpp)})
-	l.Add("hyquant frontier", lineThumb{toolFrontStyle(toolHyquant)})
+	for _, tool := range tools {
+		l.Add(toolShort(tool)+" frontier", lineThumb{toolFrontStyle(tool)})
+	}
 	l.Add("")
 	l.Add("baseline (Δppl 0)", lineThumb{baseStyle})
 	return l
 }
 
 func frontierFigure(dir string, d *data) (figureResult, error) {
-	llama, hyquant := toolRuns(d)
-	if len(llama) == 0 || len(hyquant) == 0 {
+	llama, hyquant, searched := toolRuns(d)
+	if len(llama) == 0 || len(hyquant)+len(searched) == 0 {
 		return figureResult{omitted: true}, nil
 	}
-	delta := []toolSeries{deltaPPLMetric.series(toolLlamaCpp, llama), deltaPPLMetric.series(toolHyquant, hyquant)}
-	if len(delta[0].runs) == 0 || len(delta[1].runs) == 0 {
-		return figureResult{skipped: "the llama.cpp or the hyquant runs have no finite perplexity"}, nil
+	tools, groups := toolGroups(llama, hyquant, searched)
+	delta := deltaPPLMetric.panelSeries(tools, groups)
+	for _, s := range delta {
+		if len(s.runs) == 0 {
+			return figureResult{skipped: "the " + toolShort(s.tool) + " runs have no finite perplexity"}, nil
+		}
 	}
-	kl := []toolSeries{meanKLMetric.series(toolLlamaCpp, llama), meanKLMetric.series(toolHyquant, hyquant)}
-	withKL := len(kl[0].runs)+len(kl[1].runs) > 0
+	kl := meanKLMetric.panelSeries(tools, groups)
+	withKL := false
+	for _, s := range kl {
+		withKL = withKL || len(s.runs) > 0
+	}
 	x := frontierXRange(delta, kl)
 	top, err := frontierPanel("Δ perplexity against the baseline", deltaPPLMetric, delta, x)
 	if err != nil {
@@ -253,25 +283,28 @@ func frontierFigure(dir string, d *data) (figureResult, error) {
 	}
 	path := filepath.Join(dir, FrontierFile)
 	if err := savePNG(path, figWidth, height, func(dc draw.Canvas) {
-		composeFigure(dc, title, []string{evalNote(d.r)}, panels, frontierLegend())
+		composeFigure(dc, title, []string{evalNote(d.r)}, panels, frontierLegend(tools))
 	}); err != nil {
 		return figureResult{}, err
 	}
-	caption := frontierCaption(d, append(append([]*experiments.RunResult(nil), llama...), hyquant...), delta, kl, withKL)
+	caption := frontierCaption(d, append(append(append([]*experiments.RunResult(nil), llama...), hyquant...), searched...), delta, kl, withKL, len(searched) > 0)
 	return figureResult{fig: &Figure{Number: 6, Path: path, Title: title, Caption: caption}}, nil
 }
 
 // frontierCaption explains the marks and lines of figure 6 and names each
 // tool's frontier runs and the runs not drawn.
-func frontierCaption(d *data, runs []*experiments.RunResult, delta, kl []toolSeries, withKL bool) string {
+func frontierCaption(d *data, runs []*experiments.RunResult, delta, kl []toolSeries, withKL, searched bool) string {
 	var b strings.Builder
 	b.WriteString("Δ perplexity (run − baseline ppl)")
 	if withKL {
 		b.WriteString(" above and mean KL divergence from the baseline below (nats, log scale)")
 	}
 	b.WriteString(" against exact stored tensor bytes (decimal MB) for every quantised whole-model run, each point labelled with its run name: " +
-		"orange squares are llama.cpp's own files (a llama-quantize recipe with llama.cpp's rounding, nothing rotated or overridden), blue circles hyquant's pipelines. " +
-		"The dashed orange and solid blue lines join each tool's Pareto frontier, the runs no other run of the same tool beats with fewer bytes and a lower value: ")
+		"orange squares are llama.cpp's own files (a llama-quantize recipe with llama.cpp's rounding, nothing rotated or overridden), blue circles hyquant's pipelines")
+	if searched {
+		b.WriteString(" with written plans, green triangles the plans `hyquant search` chose under a byte budget")
+	}
+	b.WriteString(". The lines join each tool's Pareto frontier, the runs no other run of the same tool beats with fewer bytes and a lower value: ")
 	b.WriteString(frontierNames(deltaPPLMetric, delta))
 	if withKL {
 		b.WriteString("; " + frontierNames(meanKLMetric, kl))
@@ -299,7 +332,7 @@ func frontierNames(m frontierMetric, series []toolSeries) string {
 		for j, r := range s.front {
 			names[j] = r.Name
 		}
-		parts[i] = strings.Fields(s.tool)[0] + " " + orNone(codeList(names))
+		parts[i] = toolShort(s.tool) + " " + orNone(codeList(names))
 	}
 	return m.name + " frontier " + strings.Join(parts, ", ")
 }

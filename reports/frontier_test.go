@@ -161,7 +161,12 @@ func TestFrontierSelection(t *testing.T) {
 		mk("H", 9, math.NaN(), 0, false), // diverged, KL 0 cannot go on a log axis
 	}}
 	res.Runs[len(res.Runs)-1].PPL = math.NaN()
-	llama, hyquant := toolRuns(prepare(res))
+	res.Runs = append(res.Runs, mk("S", 12, 0.4, 0.003, false))
+	res.Runs[len(res.Runs)-1].Config.Searched = true
+	llama, hyquant, searched := toolRuns(prepare(res))
+	if got := names(searched); got != "S" {
+		t.Errorf("searched runs %s, want S", got)
+	}
 	if got := names(llama); got != "A,B,C" {
 		t.Errorf("llama.cpp runs %s, want A,B,C", got)
 	}
@@ -189,4 +194,26 @@ func names(runs []*experiments.RunResult) string {
 		out[i] = r.Name
 	}
 	return strings.Join(out, ",")
+}
+
+// Runs of plans `hyquant search` wrote are a third series: green triangles
+// with their own frontier, named in the caption.
+func TestFrontierSearchedSeries(t *testing.T) {
+	res := frontierResults(true)
+	s := res.Runs[len(res.Runs)-1]
+	s.Name, s.TotalBytes, s.PPL, s.DeltaPPL = "searched-12mb", 12_000_000, 158.0, 158.0-157.4956
+	s.Config.Searched = true
+	s.KLStats = &eval.KLStats{Positions: 10230, MeanKL: 0.006, KLP99: 0.06, Top1Agreement: 0.97}
+	res.Runs = append(res.Runs, s)
+	dir := t.TempDir()
+	w, err := Write(dir, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, filepath.Join(dir, FrontierFile), 1200, 1100, map[string]color.Color{
+		"searched points": toolStyle(toolSearch).Color, "llama.cpp points": toolStyle(toolLlamaCpp).Color,
+	})
+	md := readReport(t, w)
+	mustContain(t, md, "green triangles the plans `hyquant search` chose under a byte budget")
+	mustContain(t, md, "hyquant search `searched-12mb`")
 }

@@ -170,22 +170,35 @@ func methodLabel(method string) string {
 const (
 	toolLlamaCpp = "llama.cpp (llama-quantize)"
 	toolHyquant  = "hyquant"
+	toolSearch   = "hyquant search"
 )
 
 // toolStyle is a tool's marker in figure 6: orange squares for llama.cpp,
 // blue circles for hyquant.
 func toolStyle(tool string) draw.GlyphStyle {
-	if tool == toolLlamaCpp {
+	switch tool {
+	case toolLlamaCpp:
 		return draw.GlyphStyle{Color: orange, Radius: vg.Points(5), Shape: draw.BoxGlyph{}}
+	case toolSearch:
+		return draw.GlyphStyle{Color: green, Radius: vg.Points(6), Shape: draw.TriangleGlyph{}}
 	}
 	return draw.GlyphStyle{Color: blue, Radius: vg.Points(5.5), Shape: draw.CircleGlyph{}}
+}
+
+// toolShort is a tool's name in legends and captions.
+func toolShort(tool string) string {
+	if tool == toolLlamaCpp {
+		return "llama.cpp"
+	}
+	return tool
 }
 
 // toolFrontStyle is the line through a tool's Pareto frontier in figure 6,
 // in the tool's colour; llama.cpp's is dashed.
 func toolFrontStyle(tool string) draw.LineStyle {
 	s := draw.LineStyle{Color: toolStyle(tool).Color, Width: vg.Points(1.8)}
-	if tool == toolLlamaCpp {
+	switch tool {
+	case toolLlamaCpp:
 		s.Dashes = []vg.Length{vg.Points(7), vg.Points(4)}
 	}
 	return s

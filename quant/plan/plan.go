@@ -32,8 +32,14 @@ type Plan struct {
 	// rotation into the weights before anything is calibrated or quantised
 	// (Rotate).
 	Rotation *rotation.Options
-	where    map[runtime.Category]yamlx.Node // for resolution errors
+	// Origin says what wrote the plan, when a tool did (OriginSearch); it
+	// changes nothing in what the plan does.
+	Origin string
+	where  map[runtime.Category]yamlx.Node // for resolution errors
 }
+
+// OriginSearch is the origin of the plans `hyquant search` writes.
+const OriginSearch = "hyquant search"
 
 // LoadPlan reads a plan YAML file.
 func LoadPlan(path string) (*Plan, error) {
@@ -60,6 +66,9 @@ func ParsePlan(m *yamlx.Map) (*Plan, error) {
 		return nil, err
 	}
 	if p.Description, err = m.String("description", ""); err != nil {
+		return nil, err
+	}
+	if p.Origin, err = m.String("origin", ""); err != nil {
 		return nil, err
 	}
 	if n, ok := m.Get("default"); ok {
@@ -106,7 +115,7 @@ func ParsePlan(m *yamlx.Map) (*Plan, error) {
 		p.Categories[c] = s
 		p.where[c] = n
 	}
-	if err := m.Done("name", "description", "default", "categories", "llama_recipe", "overrides", "residual_rotation"); err != nil {
+	if err := m.Done("name", "description", "origin", "default", "categories", "llama_recipe", "overrides", "residual_rotation"); err != nil {
 		return nil, err
 	}
 	return p, nil

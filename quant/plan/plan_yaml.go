@@ -16,6 +16,9 @@ func (p *Plan) YAML() []byte {
 	if p.Description != "" {
 		fmt.Fprintf(&b, "description: %q\n", p.Description)
 	}
+	if p.Origin != "" {
+		fmt.Fprintf(&b, "origin: %q\n", p.Origin)
+	}
 	if p.Rotation != nil {
 		fmt.Fprintf(&b, "residual_rotation: %s\n", rotationYAML(p.Rotation))
 	}

@@ -185,7 +185,7 @@ func (s *Space) FromNames(names map[string]string) ([]int, error) {
 // (the plan's default), every searched tensor its own override. Resolved on
 // the model it has exactly Bytes(pick) tensor bytes.
 func (s *Space) Plan(pick []int, name, description string) *plan.Plan {
-	p := &plan.Plan{Name: name, Description: description, Source: "search", Categories: map[runtime.Category]quant.Spec{}}
+	p := &plan.Plan{Name: name, Description: description, Origin: plan.OriginSearch, Source: "search", Categories: map[runtime.Category]quant.Spec{}}
 	def := FixedSpec
 	p.Default = &def
 	for t, k := range pick {
