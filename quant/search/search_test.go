@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/hyquant/hyquant/datasets"
@@ -37,21 +38,15 @@ func TestScorerAgreesWithCompare(t *testing.T) {
 	ids := l.Tokenizer.Encode(text.Body[:20000])
 	wins := eval.Windows(ids, 96, 3)
 	s := space(t, l.Model.Config)
-	stored := bf16
-	_ = stored
 	se, err := NewSearcher(Setup{Space: s, Model: l.Model, Weights: l.Weights, Objective: KL, Calibration: wins[:1], Sensitivity: wins, HeldOut: wins[:1], Records: &Records{Dir: t.TempDir()}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pk := &Scorer{}
-	*pk = *se.sens
-	pk.objective = PPL
 	ppl, err := NewScorer(l.Model, PPL, wins)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Tensor 1 is layer 0's in_proj, tensor 30-ish a later one: take one
-	// from block 9 so the cached input matters.
+	// A projection of block 9, so the cached block input matters.
 	var t9 int
 	for i, tt := range s.Tensors {
 		if tt.Param.Layer == 9 {
@@ -128,12 +123,10 @@ func TestSearchResumes(t *testing.T) {
 	l := openMini(t)
 	m := Loaded(l, bf16)
 	s := space(t, l.Model.Config)
-	budget := (s.Smallest() + s.Bytes(make([]int, len(s.Tensors)))) / 2
-	_ = budget
 	fs, _ := ParseFormats("q4_0,q8_0,bf16")
 	s3, _ := NewSpace(s.Inventory, bf16, fs, RoundRTN, 0)
 	mid := s3.Smallest() + (s3.Bytes(lastChoice(s3))-s3.Smallest())/3
-	b := itoa(mid)
+	b := strconv.FormatInt(mid, 10)
 
 	whole, err := Run(m, b, nil, tinyOptions(filepath.Join(t.TempDir(), "whole")))
 	if err != nil {
@@ -166,11 +159,7 @@ func TestSearchResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := readAll(t, work)
-	for name, body := range partial {
-		if after[name] != body {
-			t.Errorf("the rerun measured %s again", name)
-		}
-	}
+	unchanged(t, partial, after, "the resumed search measured %s again")
 	if !slices.Equal(resumed.Pick, whole.Pick) || resumed.FinalHeldOut != whole.FinalHeldOut || resumed.Predicted != whole.Predicted {
 		t.Errorf("resumed search: %v (held-out %g), uninterrupted: %v (%g)", resumed.Pick, resumed.FinalHeldOut, whole.Pick, whole.FinalHeldOut)
 	}
@@ -178,17 +167,22 @@ func TestSearchResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	final := readAll(t, work)
-	for name, body := range after {
-		if final[name] != body {
-			t.Errorf("a finished search's rerun rewrote %s", name)
-		}
-	}
+	unchanged(t, after, readAll(t, work), "a finished search's rerun rewrote %s")
 	if !slices.Equal(again.Pick, whole.Pick) {
 		t.Errorf("third run picked %v, want %v", again.Pick, whole.Pick)
 	}
 	if whole.Refinement.Generations != 3 || whole.FinalHeldOut > whole.KnapsackHeldOut {
 		t.Errorf("refinement: %d generations, held-out %g from %g", whole.Refinement.Generations, whole.FinalHeldOut, whole.KnapsackHeldOut)
+	}
+}
+
+// unchanged reports every record of before that after holds differently.
+func unchanged(t *testing.T, before, after map[string]string, format string) {
+	t.Helper()
+	for name, body := range before {
+		if after[name] != body {
+			t.Errorf(format, name)
+		}
 	}
 }
 
@@ -198,15 +192,4 @@ func lastChoice(s *Space) []int {
 		pick[i] = t.order[len(t.order)-1]
 	}
 	return pick
-}
-
-func itoa(n int64) string {
-	return string(appendInt(nil, n))
-}
-
-func appendInt(b []byte, n int64) []byte {
-	if n >= 10 {
-		b = appendInt(b, n/10)
-	}
-	return append(b, byte('0'+n%10))
 }
