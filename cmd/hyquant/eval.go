@@ -162,6 +162,10 @@ type evalJSON struct {
 	Device     string  `json:"device,omitempty"`         // the GPU, with --device cuda
 	CUDAMath   string  `json:"cuda_math,omitempty"`      // fp32 or tf32, with --device cuda
 	UploadS    float64 `json:"upload_seconds,omitempty"` // weights to the GPU, not in seconds
+	// GPUMemory is the device memory in use after the last batch (weights,
+	// scratch and the CUDA context; the scratch is kept across batches, so
+	// this is the peak), with --device cuda.
+	GPUMemory int64 `json:"gpu_memory_used_bytes,omitempty"`
 }
 
 // check validates the numeric flags by the rules of the experiment
@@ -253,7 +257,7 @@ func runEval(w io.Writer, o evalOptions) error {
 	}
 	out := evalJSON{Model: l.Files.Describe(), Format: l.Format, Text: text.Name, PPL: r.PPL, MeanNLL: r.MeanNLL, Tokens: r.Tokens, TextTokens: r.TextTokens,
 		Windows: r.Windows, SeqLen: r.SeqLen, Seconds: r.Seconds, TokensPerS: r.TokensPerS, PeakRSS: sysinfo.PeakRSS(), Threads: runtime.GOMAXPROCS(0),
-		Device: gpu.device, UploadS: gpu.uploadSeconds}
+		Device: gpu.device, UploadS: gpu.uploadSeconds, GPUMemory: gpu.memoryUsed}
 	if out.Device != "" {
 		out.CUDAMath = o.cudaMath
 	}
@@ -265,7 +269,7 @@ func runEval(w io.Writer, o evalOptions) error {
 	fmt.Fprintf(w, "Windows:      %d x %d tokens (non-overlapping, tail dropped)\n", out.Windows, out.SeqLen)
 	fmt.Fprintf(w, "Perplexity:   %.4f (mean nll %.6f)\n", out.PPL, out.MeanNLL)
 	if out.Device != "" {
-		fmt.Fprintf(w, "Device:       %s (weights %s, uploaded in %.2f s)\n", out.Device, units.Both(gpu.weightBytes), out.UploadS)
+		fmt.Fprintf(w, "Device:       %s (weights %s, uploaded in %.2f s; %s of device memory in use)\n", out.Device, units.Both(gpu.weightBytes), out.UploadS, units.Both(gpu.memoryUsed))
 		fmt.Fprintf(w, "Time:         %.2f s for %s tokens, %.0f tokens/s on the GPU (%s products)\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS, out.CUDAMath)
 	} else {
 		fmt.Fprintf(w, "Time:         %.1f s for %s tokens, %.0f tokens/s on %d threads\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS, out.Threads)

@@ -16,6 +16,7 @@ type cudaEval struct {
 	device        string
 	uploadSeconds float64
 	weightBytes   int64
+	memoryUsed    int64 // device memory in use after the last batch
 }
 
 // cudaBatchRows is how many tokens go through the GPU at once: windows are
@@ -57,6 +58,13 @@ func perplexityCUDA(dev *cuda.Device, m *hqruntime.Model, ids []int, seqLen, max
 		}
 	}
 	r.Seconds = time.Since(start).Seconds()
+	if err := dev.Run(func(s *cuda.Stream) error {
+		free, total := s.MemInfo()
+		info.memoryUsed = int64(total - free)
+		return nil
+	}); err != nil {
+		return eval.Result{}, info, fmt.Errorf("--device cuda: %w", err)
+	}
 	r.TokensPerS = float64(r.Tokens) / r.Seconds
 	r.MeanNLL = hqruntime.MeanNLL(r.WindowNLL)
 	r.PPL = math.Exp(r.MeanNLL)
