@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -275,6 +276,9 @@ func runSearch(w io.Writer, segmentsSet bool, o searchOptions, ctx context.Conte
 		bar.Finish()
 	}
 	endStage()
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted: every measurement finished so far is a record in %s; run the same command again to continue", so.Work)
+	}
 	if err != nil {
 		return err
 	}
