@@ -25,6 +25,19 @@ type ApplyOptions struct {
 	// Context, when set, stops the work between tensors and blocks once
 	// cancelled (Apply then returns its error).
 	Context context.Context
+	// Workers is how many segments run through a block at once (0: every
+	// CPU). The statistics are the same, bit for bit, for any number: the
+	// inputs each segment's projections see are replayed to the collector
+	// in segment order.
+	Workers int
+}
+
+// workers is how many calibration segments run at once.
+func (o ApplyOptions) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return defaultWorkers()
 }
 
 func (o ApplyOptions) cancelled() error {
@@ -172,13 +185,12 @@ func (s *sequential) run() error {
 				continue
 			}
 			block := i
+			want := map[string]bool{}
+			for _, n := range names {
+				want[n] = true
+			}
 			observe := func(obs runtime.Observer) {
-				s.model.Observer = obs
-				for k, h := range hs {
-					tmp := append([]float32(nil), h...)
-					s.model.RunBlock(block, tmp, len(segs[k]))
-				}
-				s.model.Observer = nil
+				observeBlock(s.model, block, hs, segs, obs, func(name string) bool { return want[name] }, s.opts.workers())
 			}
 			col := NewCollector(names...)
 			observe(col)
@@ -186,9 +198,7 @@ func (s *sequential) run() error {
 				return err
 			}
 		}
-		for k := range hs {
-			s.model.RunBlock(i, hs[k], len(segs[k]))
-		}
+		advance(s.model, i, hs, segs, s.opts.workers())
 	}
 	// lm_head sees norm_f of the last block's output.
 	for _, sl := range byLayer[-1] {

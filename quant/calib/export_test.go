@@ -1,0 +1,4 @@
+package calib
+
+// ObserveBlock exposes observeBlock to the external tests.
+var ObserveBlock = observeBlock

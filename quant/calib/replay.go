@@ -1,0 +1,118 @@
+package calib
+
+import (
+	"runtime"
+	"sync"
+
+	hq "github.com/hyquant/hyquant/runtime"
+)
+
+// The calibrated pass runs one block over every calibration segment, with
+// an observer accumulating statistics of the inputs its projections see.
+// The segments are independent, so they run at once, each on its own
+// clone of the model; what the observer must see, and in which order, is
+// what a pass over the segments one at a time shows it: the inputs are
+// captured per segment and replayed in segment order, so the float64 sums
+// come out bit for bit the same for any number of workers.
+
+// captureBudget bounds the captured inputs held at once (bytes).
+const captureBudget = 1 << 30
+
+// observedCall is one captured ObserveLinearInput.
+type observedCall struct {
+	name       string
+	x          []float32
+	rows, cols int
+}
+
+// capture records the calls for the layers wanted.
+type capture struct {
+	want  func(name string) bool
+	calls []observedCall
+	bytes int
+}
+
+func (c *capture) ObserveLinearInput(name string, x []float32, rows, cols int) {
+	if !c.want(name) {
+		return
+	}
+	c.calls = append(c.calls, observedCall{name, append([]float32(nil), x[:rows*cols]...), rows, cols})
+	c.bytes += 4 * rows * cols
+}
+
+// observeBlock runs block i over copies of the block inputs hs (segment k
+// of len(segs[k]) tokens) and shows obs the inputs of the layers want
+// selects, in segment order. workers ≤ 1 runs the segments one at a time
+// on the model itself.
+func observeBlock(m *hq.Model, i int, hs [][]float32, segs [][]int, obs hq.Observer, want func(string) bool, workers int) {
+	if workers <= 1 || len(hs) == 1 {
+		m.Observer = obs
+		for k, h := range hs {
+			tmp := append([]float32(nil), h...)
+			m.RunBlock(i, tmp, len(segs[k]))
+		}
+		m.Observer = nil
+		return
+	}
+	run := func(k int) *capture {
+		c := &capture{want: want}
+		clone := m.Clone()
+		clone.Observer = c
+		tmp := append([]float32(nil), hs[k]...)
+		clone.RunBlock(i, tmp, len(segs[k]))
+		return c
+	}
+	replay := func(c *capture) {
+		for _, call := range c.calls {
+			obs.ObserveLinearInput(call.name, call.x, call.rows, call.cols)
+		}
+	}
+	// The first segment alone tells how much one segment captures.
+	first := run(0)
+	replay(first)
+	wave := workers
+	if first.bytes > 0 {
+		wave = max(1, min(workers, captureBudget/first.bytes))
+	}
+	for k0 := 1; k0 < len(hs); k0 += wave {
+		k1 := min(len(hs), k0+wave)
+		caps := make([]*capture, k1-k0)
+		var wg sync.WaitGroup
+		for k := k0; k < k1; k++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				caps[k-k0] = run(k)
+			}()
+		}
+		wg.Wait()
+		for _, c := range caps {
+			replay(c)
+		}
+	}
+}
+
+// advance runs block i in place over every segment's input, segments at once.
+func advance(m *hq.Model, i int, hs [][]float32, segs [][]int, workers int) {
+	if workers <= 1 {
+		for k := range hs {
+			m.RunBlock(i, hs[k], len(segs[k]))
+		}
+		return
+	}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for k := range hs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			m.RunBlock(i, hs[k], len(segs[k]))
+			<-sem
+		}()
+	}
+	wg.Wait()
+}
+
+// defaultWorkers is how many segments run at once by default: every CPU.
+func defaultWorkers() int { return runtime.GOMAXPROCS(0) }
