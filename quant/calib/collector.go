@@ -4,6 +4,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/hyquant/hyquant/internal/parallel"
 	"github.com/hyquant/hyquant/kernels"
 	"github.com/hyquant/hyquant/quant"
 )
@@ -30,16 +31,29 @@ func (c *Collector) ObserveLinearInput(name string, x []float32, rows, cols int)
 	if !c.want[name] {
 		return
 	}
-	// xᵀx for this batch in float32 (rows ≤ a segment), added in float64.
+	c.accumulate(name, gram(x, rows, cols), x, rows, cols)
+}
+
+// gram is xᵀx of one batch of inputs in float32 (rows ≤ a segment).
+func gram(x []float32, rows, cols int) []float32 {
 	xt := make([]float32, cols*rows)
-	for r := 0; r < rows; r++ {
-		for j := 0; j < cols; j++ {
-			xt[j*rows+r] = x[r*cols+j]
+	parallel.For(cols, 64, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			for r := 0; r < rows; r++ {
+				xt[j*rows+r] = x[r*cols+j]
+			}
 		}
-	}
+	})
 	g := make([]float32, cols*cols)
 	kernels.MatMulNT(g, xt, xt, cols, cols, rows)
+	return g
+}
 
+// accumulate adds one batch, whose gram g is, to the layer's statistics
+// in float64. Each value is added in the order of the batch's rows, so a
+// sequence of batches gives the same sums however the work is split
+// across the columns.
+func (c *Collector) accumulate(name string, g, x []float32, rows, cols int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.Stats[name]
@@ -47,17 +61,39 @@ func (c *Collector) ObserveLinearInput(name string, x []float32, rows, cols int)
 		s = quant.NewStats(name, cols)
 		c.Stats[name] = s
 	}
-	for i, v := range g {
-		s.XtX[i] += float64(v)
-	}
-	for r := 0; r < rows; r++ {
-		row := x[r*cols : (r+1)*cols]
-		for j, v := range row {
-			s.Sum[j] += float64(v)
-			if a := float32(math.Abs(float64(v))); a > s.AbsMax[j] {
-				s.AbsMax[j] = a
+	parallel.For(cols, 16, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row, acc := g[i*cols:(i+1)*cols], s.XtX[i*cols:(i+1)*cols]
+			for j, v := range row {
+				acc[j] += float64(v)
 			}
 		}
-	}
+		for r := 0; r < rows; r++ {
+			row := x[r*cols : (r+1)*cols]
+			for j := lo; j < hi; j++ {
+				v := row[j]
+				s.Sum[j] += float64(v)
+				if a := float32(math.Abs(float64(v))); a > s.AbsMax[j] {
+					s.AbsMax[j] = a
+				}
+			}
+		}
+	})
 	s.Rows += int64(rows)
+}
+
+// prepare is the part of an observation that does not depend on the order
+// of batches (the gram), done where the inputs were captured; commit adds
+// it in order. Observers without such a split see the inputs at commit.
+func (c *Collector) prepare(name string, x []float32, rows, cols int) any {
+	if !c.want[name] {
+		return nil
+	}
+	return gram(x, rows, cols)
+}
+
+func (c *Collector) commit(name string, x []float32, rows, cols int, prepared any) {
+	if g, ok := prepared.([]float32); ok {
+		c.accumulate(name, g, x, rows, cols)
+	}
 }

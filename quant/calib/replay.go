@@ -23,11 +23,21 @@ type observedCall struct {
 	name       string
 	x          []float32
 	rows, cols int
+	prepared   any // the observer's order-free part, when it has one
+}
+
+// splitObserver is an observer whose work splits into a part that does not
+// depend on the order of the calls (done concurrently, where the inputs
+// are captured) and the part that does (done in order).
+type splitObserver interface {
+	prepare(name string, x []float32, rows, cols int) any
+	commit(name string, x []float32, rows, cols int, prepared any)
 }
 
 // capture records the calls for the layers wanted.
 type capture struct {
 	want  func(name string) bool
+	split splitObserver // nil: none
 	calls []observedCall
 	bytes int
 }
@@ -36,8 +46,15 @@ func (c *capture) ObserveLinearInput(name string, x []float32, rows, cols int) {
 	if !c.want(name) {
 		return
 	}
-	c.calls = append(c.calls, observedCall{name, append([]float32(nil), x[:rows*cols]...), rows, cols})
+	call := observedCall{name: name, x: append([]float32(nil), x[:rows*cols]...), rows: rows, cols: cols}
 	c.bytes += 4 * rows * cols
+	if c.split != nil {
+		call.prepared = c.split.prepare(name, x, rows, cols)
+		if g, ok := call.prepared.([]float32); ok {
+			c.bytes += 4 * len(g)
+		}
+	}
+	c.calls = append(c.calls, call)
 }
 
 // observeBlock runs block i over copies of the block inputs hs (segment k
@@ -54,8 +71,9 @@ func observeBlock(m *hq.Model, i int, hs [][]float32, segs [][]int, obs hq.Obser
 		m.Observer = nil
 		return
 	}
+	split, _ := obs.(splitObserver)
 	run := func(k int) *capture {
-		c := &capture{want: want}
+		c := &capture{want: want, split: split}
 		clone := m.Clone()
 		clone.Observer = c
 		tmp := append([]float32(nil), hs[k]...)
@@ -64,7 +82,11 @@ func observeBlock(m *hq.Model, i int, hs [][]float32, segs [][]int, obs hq.Obser
 	}
 	replay := func(c *capture) {
 		for _, call := range c.calls {
-			obs.ObserveLinearInput(call.name, call.x, call.rows, call.cols)
+			if split != nil {
+				split.commit(call.name, call.x, call.rows, call.cols, call.prepared)
+			} else {
+				obs.ObserveLinearInput(call.name, call.x, call.rows, call.cols)
+			}
 		}
 	}
 	// The first segment alone tells how much one segment captures.
