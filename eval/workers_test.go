@@ -133,8 +133,10 @@ func TestWorkersErrorsAndCancellation(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("workers %d: error %v, want cancelled", w, err)
 		}
-		// NLL applies the head once per window of 64 tokens.
-		if n := int(calls.Load()); n > w+1 || n >= 6 {
+		// NLL applies the head once per window of 64 tokens. Progress reports
+		// windows in order, so when it reports the first, up to w more may
+		// have finished and w more started: at most 2w+1 of the 6 run.
+		if n := int(calls.Load()); n > 2*w+1 || n >= 6 {
 			t.Errorf("workers %d: %d windows evaluated after cancelling in the first", w, n)
 		}
 		if _, err := PerplexityContext(ctx, &m, ids, 64, 0, nil, Options{Workers: w}); !errors.Is(err, context.Canceled) {
