@@ -812,3 +812,26 @@ func BenchmarkQuantizeK(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQuantizeMatrix quantises a whole 512×1280 matrix (seeded
+// normal values), where the rows run on every CPU; values per second.
+func BenchmarkQuantizeMatrix(b *testing.B) {
+	const rows, cols = 512, 1280
+	rng := rand.New(rand.NewSource(7))
+	x := make([]float32, rows*cols)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for _, typ := range []Type{Q4_K, Q6_K, Q8_0} {
+		b.Run(typ.String(), func(b *testing.B) {
+			rb, _ := typ.RowBytes(cols)
+			dst := make([]byte, rows*rb)
+			for i := 0; i < b.N; i++ {
+				if err := typ.Quantize(dst, x, rows, cols, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)*rows*cols/b.Elapsed().Seconds(), "values/s")
+		})
+	}
+}

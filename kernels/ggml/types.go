@@ -10,6 +10,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/hyquant/hyquant/internal/parallel"
 	"github.com/hyquant/hyquant/kernels"
 )
 
@@ -135,7 +136,7 @@ func registerQuantizer(t Type, quantize func(dst []byte, src []float32, imatrix 
 }
 
 // Quantize quantises rows×cols values of src (row-major) into dst
-// (rows·RowBytes(cols) bytes), one row at a time as llama-quantize does,
+// (rows·RowBytes(cols) bytes), each row as llama-quantize does,
 // with per-column importance weights imatrix (cols values) or nil.
 func (t Type) Quantize(dst []byte, src []float32, rows, cols int, imatrix []float32) error {
 	tr, ok := table[t]
@@ -155,9 +156,13 @@ func (t Type) Quantize(dst []byte, src []float32, rows, cols int, imatrix []floa
 	if imatrix != nil && len(imatrix) != cols {
 		return fmt.Errorf("%s: importance matrix has %d values for rows of %d", tr.Name, len(imatrix), cols)
 	}
-	for r := 0; r < rows; r++ {
-		tr.Quantize(dst[int64(r)*rb:int64(r+1)*rb], src[r*cols:(r+1)*cols], imatrix)
-	}
+	// Rows are independent, so they are quantised on every CPU, with the
+	// same bytes as one at a time.
+	parallel.For(rows, max(1, 4096/max(cols, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			tr.Quantize(dst[int64(r)*rb:int64(r+1)*rb], src[r*cols:(r+1)*cols], imatrix)
+		}
+	})
 	return nil
 }
 
