@@ -207,9 +207,16 @@ func (s *sequential) run() error {
 		}
 		name := sl.Name
 		observe := func(obs runtime.Observer) {
-			for k, h := range hs {
+			normed := func(k int, o runtime.Observer) {
 				n := len(segs[k])
-				obs.ObserveLinearInput(name, s.model.FinalNorm(h, n), n, d)
+				o.ObserveLinearInput(name, s.model.FinalNorm(hs[k], n), n, d)
+			}
+			if w := s.opts.workers(); w > 1 && len(hs) > 1 {
+				observeSegments(len(hs), normed, obs, func(n string) bool { return n == name }, w)
+				return
+			}
+			for k := range hs {
+				normed(k, obs)
 			}
 		}
 		col := NewCollector(name)

@@ -71,13 +71,23 @@ func observeBlock(m *hq.Model, i int, hs [][]float32, segs [][]int, obs hq.Obser
 		m.Observer = nil
 		return
 	}
-	split, _ := obs.(splitObserver)
-	run := func(k int) *capture {
-		c := &capture{want: want, split: split}
+	observeSegments(len(hs), func(k int, o hq.Observer) {
 		clone := m.Clone()
-		clone.Observer = c
+		clone.Observer = o
 		tmp := append([]float32(nil), hs[k]...)
 		clone.RunBlock(i, tmp, len(segs[k]))
+	}, obs, want, workers)
+}
+
+// observeSegments runs segment k's work through run(k, observer) for every
+// segment, workers at a time, and shows obs what the observers saw, in
+// segment order (the order-free part of a splitObserver's work done
+// concurrently).
+func observeSegments(n int, run func(k int, o hq.Observer), obs hq.Observer, want func(string) bool, workers int) {
+	split, _ := obs.(splitObserver)
+	capt := func(k int) *capture {
+		c := &capture{want: want, split: split}
+		run(k, c)
 		return c
 	}
 	replay := func(c *capture) {
@@ -90,21 +100,21 @@ func observeBlock(m *hq.Model, i int, hs [][]float32, segs [][]int, obs hq.Obser
 		}
 	}
 	// The first segment alone tells how much one segment captures.
-	first := run(0)
+	first := capt(0)
 	replay(first)
-	wave := workers
+	wave := max(1, workers)
 	if first.bytes > 0 {
 		wave = max(1, min(workers, captureBudget/first.bytes))
 	}
-	for k0 := 1; k0 < len(hs); k0 += wave {
-		k1 := min(len(hs), k0+wave)
+	for k0 := 1; k0 < n; k0 += wave {
+		k1 := min(n, k0+wave)
 		caps := make([]*capture, k1-k0)
 		var wg sync.WaitGroup
 		for k := k0; k < k1; k++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				caps[k-k0] = run(k)
+				caps[k-k0] = capt(k)
 			}()
 		}
 		wg.Wait()
