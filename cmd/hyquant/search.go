@@ -35,7 +35,7 @@ type searchOptions struct {
 	windows, heldOut, windowLength                               int
 	generations, offspring                                       int
 	searchSeed                                                   int64
-	force, asJSON                                                bool
+	force, discard, asJSON                                       bool
 }
 
 func newSearchCmd() *cobra.Command {
@@ -105,7 +105,8 @@ refined, and its additivity is not checked.`,
 	f.Int64Var(&o.searchSeed, "search-seed", 1, "seed of the refinement's mutations")
 	f.StringVar(&o.work, "work", "", "work directory of the records (default results/search/<model>-<settings digest>)")
 	f.StringVar(&o.figure, "figure", "", "precision map PNG (default: the plan's path with .png)")
-	f.BoolVar(&o.force, "force", false, "replace an existing --out file, and discard a --work directory of other settings")
+	f.BoolVar(&o.force, "force", false, "replace an existing --out file (and its precision map)")
+	f.BoolVar(&o.discard, "discard-records", false, "delete the records of a --work directory that holds a search of other settings, and start it afresh")
 	f.BoolVar(&o.asJSON, "json", false, "write JSON instead of text")
 	cmd.MarkFlagRequired("budget")
 	cmd.MarkFlagRequired("out")
@@ -122,9 +123,9 @@ func checkSearch(o *searchOptions, segmentsSet bool) (search.Options, error) {
 	if so.Objective == search.Proxy && !segmentsSet {
 		o.segments = 0
 	}
-	if o.segments != 0 {
+	if o.segments != 0 || so.Objective != search.Proxy {
 		if err := limits.Segments.Flag("segments", o.segments); err != nil {
-			return so, err
+			return so, fmt.Errorf("%v (the %s objective quantises with GPTQ and importance matrices from calibration)", err, so.Objective)
 		}
 	}
 	if err := limits.Length.Flag("length", o.length); err != nil {
@@ -170,7 +171,7 @@ func checkSearch(o *searchOptions, segmentsSet bool) (search.Options, error) {
 	so.Calibration = eval.CalibrationConfig{Text: o.calib, Segments: o.segments, Length: o.length, Seed: o.seed}
 	so.Windows, so.HeldOut, so.WindowLength = o.windows, o.heldOut, o.windowLength
 	so.Refine = search.RefineOptions{Generations: o.generations, Offspring: o.offspring, Seed: o.searchSeed}
-	so.Force = o.force
+	so.Discard = o.discard
 	return so, nil
 }
 
@@ -326,14 +327,24 @@ func searchModel(o searchOptions, so search.Options, mf *hqruntime.ModelFiles, s
 			ck.Close()
 			return search.Model{}, nil, err
 		}
-		m := search.Model{Config: mf.Config, Ref: mf.Ref, Describe: mf.Describe(), Stored: stored, Weights: hqruntime.NewCheckpointWeights(ck, inv, hqruntime.WeightsFloat32)}
+		d, err := mf.Digest()
+		if err != nil {
+			ck.Close()
+			return search.Model{}, nil, err
+		}
+		m := search.Model{Config: mf.Config, Ref: mf.Ref, Describe: mf.Describe(), Digest: d, Stored: stored, Weights: hqruntime.NewCheckpointWeights(ck, inv, hqruntime.WeightsFloat32)}
 		return m, func() { ck.Close() }, nil
 	}
 	l, err := hqruntime.OpenModel(o.model, hqruntime.WeightsFloat32)
 	if err != nil {
 		return search.Model{}, nil, err
 	}
-	return search.Loaded(l, stored), func() { l.Close() }, nil
+	m, err := search.Loaded(l, stored)
+	if err != nil {
+		l.Close()
+		return search.Model{}, nil, err
+	}
+	return m, func() { l.Close() }, nil
 }
 
 // printSearch is the search's summary for people.

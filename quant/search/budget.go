@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -43,50 +44,82 @@ func ParseBudget(s string, basis BudgetBasis) (Budget, error) {
 	if asked == "" {
 		return Budget{}, fmt.Errorf("--budget is required (for example 13.0MB, 4.5bpw, 58%% or a plan name)")
 	}
-	l := strings.ToLower(strings.ReplaceAll(asked, ",", ""))
-	num := func(v string) (float64, bool) {
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		return f, err == nil && f > 0 && !math.IsInf(f, 0)
-	}
+	l := strings.ToLower(asked)
 	b := Budget{Asked: asked}
+	bytesOf := func(v float64) (int64, error) {
+		if v < 1 || v >= math.MaxInt64 {
+			return 0, fmt.Errorf("budget %q comes to %.6g bytes: not a size", asked, v)
+		}
+		return int64(math.Floor(v)), nil
+	}
+	var err error
 	switch {
 	case strings.HasSuffix(l, "%"):
-		p, ok := num(strings.TrimSuffix(l, "%"))
+		p, ok := budgetNumber(strings.TrimSuffix(l, "%"))
 		if !ok || p >= 100 {
 			return Budget{}, fmt.Errorf("budget %q: a reduction must be a percentage between 0 and 100", asked)
 		}
-		b.Bytes = int64(math.Floor(float64(basis.StoredBytes) * (1 - p/100)))
+		b.Bytes, err = bytesOf(float64(basis.StoredBytes) * (1 - p/100))
 		b.How = fmt.Sprintf("%s smaller than the %s stored bytes (%.4g%% of them)", asked, units.Commas(basis.StoredBytes), 100-p)
 	case strings.HasSuffix(l, "bpw"):
-		v, ok := num(strings.TrimSuffix(l, "bpw"))
+		v, ok := budgetNumber(strings.TrimSuffix(l, "bpw"))
 		if !ok || v > 64 {
 			return Budget{}, fmt.Errorf("budget %q: bits per weight must be a positive number up to 64", asked)
 		}
-		b.Bytes = int64(math.Floor(v * float64(basis.Params) / 8))
+		b.Bytes, err = bytesOf(v * float64(basis.Params) / 8)
 		b.How = fmt.Sprintf("%s bits per parameter over %s parameters", strings.TrimSuffix(asked, "bpw"), units.Commas(basis.Params))
 	default:
-		for _, u := range byteUnits {
-			if v, ok := num(strings.TrimSuffix(l, u.suffix)); ok && strings.HasSuffix(l, u.suffix) {
-				b.Bytes = int64(math.Floor(v * u.mult))
-				b.How = "bytes"
-				return b, nil
-			}
-		}
-		if v, ok := num(l); ok {
-			b.Bytes, b.How = int64(v), "bytes"
-			return b, nil
+		if v, mult, ok := byteSize(l); ok {
+			b.Bytes, err = bytesOf(v * mult)
+			b.How = "bytes"
+			break
 		}
 		if basis.PlanBytes == nil {
 			return Budget{}, fmt.Errorf("budget %q is not bytes (13.0MB), bits per weight (4.5bpw) or a reduction (58%%)", asked)
 		}
-		n, err := basis.PlanBytes(asked)
-		if err != nil {
-			return Budget{}, fmt.Errorf("budget %q is not bytes (13.0MB), bits per weight (4.5bpw), a reduction (58%%), or a plan: %v", asked, err)
+		n, perr := basis.PlanBytes(asked)
+		if perr != nil {
+			return Budget{}, fmt.Errorf("budget %q is not bytes (13.0MB), bits per weight (4.5bpw), a reduction (58%%), or a plan: %v", asked, perr)
 		}
 		b.Bytes, b.How = n, "the exact tensor bytes of plan "+asked
+	}
+	if err != nil {
+		return Budget{}, err
 	}
 	if b.Bytes <= 0 {
 		return Budget{}, fmt.Errorf("budget %q comes to %d bytes", asked, b.Bytes)
 	}
 	return b, nil
+}
+
+// byteSize reads a number of bytes with an optional unit.
+func byteSize(l string) (v, mult float64, ok bool) {
+	for _, u := range byteUnits {
+		if strings.HasSuffix(l, u.suffix) {
+			if v, ok := budgetNumber(strings.TrimSuffix(l, u.suffix)); ok {
+				return v, u.mult, true
+			}
+		}
+	}
+	if v, ok := budgetNumber(l); ok {
+		return v, 1, true
+	}
+	return 0, 0, false
+}
+
+// thousands is a number with commas between groups of three digits.
+var thousands = regexp.MustCompile(`^\d{1,3}(,\d{3})+(\.\d+)?$`)
+
+// budgetNumber reads a positive finite number; commas are allowed only as
+// thousands separators (13,015,266), never as a decimal comma.
+func budgetNumber(v string) (float64, bool) {
+	v = strings.TrimSpace(v)
+	if strings.Contains(v, ",") {
+		if !thousands.MatchString(v) {
+			return 0, false
+		}
+		v = strings.ReplaceAll(v, ",", "")
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	return f, err == nil && f > 0 && !math.IsInf(f, 0)
 }

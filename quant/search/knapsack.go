@@ -15,9 +15,10 @@ type Option struct {
 
 // Knapsack picks one option per item so that the total bytes are at most
 // budget and the total cost is least: the multiple-choice knapsack, solved
-// by dynamic programming over sizes counted in units of unit bytes, each
-// option's size rounded up to whole units. Rounding up only overstates
-// sizes, so the choice always fits the budget in exact bytes; with unit 1 it
+// by dynamic programming over sizes counted in units of unit bytes above
+// each item's smallest option, rounded up to whole units. Rounding up only
+// overstates sizes, so the choice always fits the budget in exact bytes
+// (and some choice fits whenever the smallest options do); with unit 1 it
 // is the exact optimum. The bytes the rounding left unused are then spent
 // greedily: the upgrade with the largest cost saved per byte that still fits,
 // until none fits. It returns the option index of every item.
@@ -25,6 +26,9 @@ func Knapsack(items [][]Option, budget, unit int64) ([]int, error) {
 	if unit < 1 {
 		return nil, fmt.Errorf("knapsack unit %d is not positive", unit)
 	}
+	// Sizes are counted above each item's smallest option, so the
+	// all-smallest choice takes 0 units and fits whatever the rounding.
+	floor := make([]int64, len(items))
 	var least int64
 	for i, opts := range items {
 		if len(opts) == 0 {
@@ -37,13 +41,14 @@ func Knapsack(items [][]Option, budget, unit int64) ([]int, error) {
 			}
 			m = min(m, o.Bytes)
 		}
+		floor[i] = m
 		least += m
 	}
 	if least > budget {
 		return nil, fmt.Errorf("the smallest choice for every tensor takes %d bytes, more than the budget of %d", least, budget)
 	}
-	units := func(b int64) int64 { return (b + unit - 1) / unit }
-	capacity := budget / unit
+	units := func(i int, b int64) int64 { return (b - floor[i] + unit - 1) / unit }
+	capacity := (budget - least) / unit
 	if capacity > 1<<24 {
 		return nil, fmt.Errorf("knapsack of %d units is too large; use a larger unit", capacity)
 	}
@@ -58,7 +63,7 @@ func Knapsack(items [][]Option, budget, unit int64) ([]int, error) {
 		for w := range next {
 			next[w] = inf
 			for k, o := range opts {
-				u := units(o.Bytes)
+				u := units(i, o.Bytes)
 				if u > int64(w) || best[w-int(u)] == inf {
 					continue
 				}
@@ -69,16 +74,12 @@ func Knapsack(items [][]Option, budget, unit int64) ([]int, error) {
 		}
 		best, next = next, best
 	}
-	if best[c] == inf {
-		// Every option rounds up past the budget: the rounding ate the slack.
-		return nil, fmt.Errorf("no assignment fits %d bytes at a knapsack unit of %d bytes; use a smaller unit", budget, unit)
-	}
 	pick := make([]int, len(items))
 	w := c
 	for i := len(items) - 1; i >= 0; i-- {
 		k := int(choice[i][w])
 		pick[i] = k
-		w -= int(units(items[i][k].Bytes))
+		w -= int(units(i, items[i][k].Bytes))
 	}
 	fill(items, pick, budget)
 	return pick, nil

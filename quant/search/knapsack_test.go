@@ -30,10 +30,14 @@ func TestKnapsackHandComputed(t *testing.T) {
 		{8, 1, []int{1, 0, 0}, 16},
 		{5, 1, []int{0, 0, 0}, 23},
 		{100, 1, []int{2, 1, 1}, 3},
-		// Units of 2 bytes round A4 B3 C2 up to 5 units, over the 4 that fit
-		// 9 bytes: the program picks A4 B1 C2 (7 bytes), and the greedy fill
-		// spends the 2 bytes left on B1 -> B3, reaching the optimum anyway.
+		// Units of 2 bytes above each item's smallest option: A 0/1/2, B 0/1,
+		// C 0/2 units, 2 units for the 4 bytes above the 5 of all-smallest:
+		// A4 B3 C2 (1 + 1 + 0 units), the optimum.
 		{9, 2, []int{1, 1, 0}, 10},
+		// Units of 3: A 0/1/2, B 0/1, C 0/1, 1 unit for those 4 bytes: the
+		// program affords one step, A2 -> A4 (it saves the most, 7: 7 bytes,
+		// cost 16), and the greedy fill spends the 2 bytes left on B1 -> B3.
+		{9, 3, []int{1, 1, 0}, 10},
 	} {
 		got, err := Knapsack(handItems, c.budget, c.unit)
 		if err != nil {
@@ -94,6 +98,23 @@ func TestKnapsackAgainstEnumeration(t *testing.T) {
 		if c := totalCost(items, got); c > bestCost+1e-9 || totalBytes(items, got) > budget {
 			t.Errorf("budget %d: cost %g in %d bytes, the enumeration's best is %g", budget, c, totalBytes(items, got), bestCost)
 		}
+	}
+}
+
+// TestKnapsackNearTheSmallest: a budget just above the all-smallest
+// assignment is always met, however coarse the unit (the sizes count
+// above each item's smallest option).
+func TestKnapsackNearTheSmallest(t *testing.T) {
+	items := make([][]Option, 46)
+	for i := range items {
+		items[i] = []Option{{1001, 2}, {2001, 1}}
+	}
+	got, err := Knapsack(items, 46*1001+500, 31)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := totalBytes(items, got); b != 46*1001 {
+		t.Errorf("%d bytes", b)
 	}
 }
 

@@ -19,7 +19,9 @@ import (
 // written atomically, so an interrupted search loses at most the
 // measurement in flight and a rerun continues from the files. The
 // directory's identity.json names what the measurements depend on; a
-// search with another identity refuses the directory.
+// search with another identity refuses the directory. The identity's model
+// carries the digest of the model's files, so a rewritten checkpoint at the
+// same path is another model.
 type Records struct {
 	Dir string
 }
@@ -46,9 +48,9 @@ const protocol = 1
 
 // OpenRecords opens (creating) a work directory for an identity. A
 // directory holding another identity is refused, naming the fields that
-// differ, unless force is set: then its records are removed first, so
+// differ, unless discard is set: then its records are removed first, so
 // nothing measured under the old identity is ever mixed in.
-func OpenRecords(dir string, id Identity, force bool) (*Records, error) {
+func OpenRecords(dir string, id Identity, discard bool) (*Records, error) {
 	id.Protocol = protocol
 	want, err := json.MarshalIndent(id, "", "  ")
 	if err != nil {
@@ -58,8 +60,8 @@ func OpenRecords(dir string, id Identity, force bool) (*Records, error) {
 	have, err := os.ReadFile(path)
 	switch {
 	case err == nil && !bytes.Equal(bytes.TrimSpace(have), bytes.TrimSpace(want)):
-		if !force {
-			return nil, fmt.Errorf("%s holds a search with another identity (%s); use another --work directory, or --force to discard its records", dir, identityDiff(have, id))
+		if !discard {
+			return nil, fmt.Errorf("%s holds a search with another identity (%s); use another --work directory, or --discard-records to delete its records", dir, identityDiff(have, id))
 		}
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, err

@@ -63,7 +63,9 @@ func (s *Searcher) Refine(start []int, budget int64, o RefineOptions) (Refinemen
 	if s.costs == nil {
 		return Refinement{}, fmt.Errorf("internal error: the refinement runs after the sensitivities")
 	}
-	dir := fmt.Sprintf("budget-%d-m%d/", budget, mutationVersion)
+	// Generations depend on the budget, the mutations, their seed and the
+	// number of children: all in the directory's name.
+	dir := fmt.Sprintf("budget-%d-m%d-seed%d-x%d/", budget, mutationVersion, o.Seed, o.Offspring)
 	r := Refinement{Pick: append([]int(nil), start...)}
 	// states are the parent's block inputs on the held-out windows, when known.
 	var states [][][]float32

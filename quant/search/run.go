@@ -31,9 +31,9 @@ type Options struct {
 	// disjoint from them, from the last 15%.
 	Windows, HeldOut, WindowLength int
 	Refine                         RefineOptions
-	Unit                           int64 // knapsack unit in bytes (0: budget/200,000)
+	Unit                           int64 // knapsack unit in bytes (0: the bytes above the smallest assignment / 200,000)
 	Work                           string
-	Force                          bool // discard a work directory of another identity
+	Discard                        bool // discard the records of a work directory of another identity
 	Context                        context.Context
 	// Stage is told when each stage starts; Progress reports within it.
 	Stage    func(name string, total int)
@@ -66,6 +66,7 @@ type Model struct {
 	Config   *runtime.Config
 	Ref      string // as the user named it
 	Describe string
+	Digest   string                         // of the model's files (runtime.ModelFiles.Digest): part of the records' identity
 	Stored   func(string) safetensors.DType // each tensor's dtype in the checkpoint
 	Weights  runtime.WeightSource           // the float weights, served as float32
 	// Model and Tokenizer run the model; both nil is enough for the proxy
@@ -76,8 +77,12 @@ type Model struct {
 }
 
 // Loaded is the Model of a checkpoint opened with float32 weights.
-func Loaded(l *runtime.Loaded, stored func(string) safetensors.DType) Model {
-	return Model{Config: l.Model.Config, Ref: l.Files.Ref, Describe: l.Files.Describe(), Stored: stored, Weights: l.Weights, Model: l.Model, Tokenizer: l.Tokenizer}
+func Loaded(l *runtime.Loaded, stored func(string) safetensors.DType) (Model, error) {
+	d, err := l.Files.Digest()
+	if err != nil {
+		return Model{}, err
+	}
+	return Model{Config: l.Model.Config, Ref: l.Files.Ref, Describe: l.Files.Describe(), Digest: d, Stored: stored, Weights: l.Weights, Model: l.Model, Tokenizer: l.Tokenizer}, nil
 }
 
 // Run searches a model for the assignment with the least objective under a
@@ -117,7 +122,7 @@ func Run(m Model, budgetSpec string, planBytes func(string) (int64, error), o Op
 	if err != nil {
 		return nil, err
 	}
-	records, err := OpenRecords(o.Work, id, o.Force)
+	records, err := OpenRecords(o.Work, id, o.Discard)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +154,7 @@ func Run(m Model, budgetSpec string, planBytes func(string) (int64, error), o Op
 	}
 	unit := o.Unit
 	if unit <= 0 {
-		unit = max(1, (budget.Bytes-space.Fixed)/200_000)
+		unit = max(1, (budget.Bytes-space.Smallest())/200_000)
 	}
 	items := space.Items(sens)
 	pick, err := Knapsack(items, budget.Bytes-space.Fixed, unit)
@@ -216,7 +221,7 @@ func identity(m Model, o Options) (Identity, error) {
 	}
 	c := o.Calibration
 	return Identity{
-		Model:       m.Describe,
+		Model:       m.Describe + " " + m.Digest,
 		Formats:     names,
 		Rounding:    o.Rounding,
 		Damp:        o.Damp,

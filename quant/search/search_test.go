@@ -121,7 +121,10 @@ func readAll(t *testing.T, dir string) map[string]string {
 // byte for byte unchanged) and gives the same plan.
 func TestSearchResumes(t *testing.T) {
 	l := openMini(t)
-	m := Loaded(l, bf16)
+	m, err := Loaded(l, bf16)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := space(t, l.Model.Config)
 	fs, _ := ParseFormats("q4_0,q8_0,bf16")
 	s3, _ := NewSpace(s.Inventory, bf16, fs, RoundRTN, 0)

@@ -34,7 +34,7 @@ type Tensor struct {
 	Stored     safetensors.DType
 	Rows, Cols int
 	Options    []Choice // the formats its shape allows, in the space's order
-	order      []int    // Options' indices by bytes, then cost
+	order      []int    // Options' indices by bytes (ties in the space's order)
 }
 
 // Choice is one format for one tensor, with its exact bytes.
@@ -52,6 +52,9 @@ var FixedSpec = quant.Spec{Keep: true, KeepDType: safetensors.F32}
 func NewSpace(inv *runtime.Inventory, stored func(string) safetensors.DType, formats []Format, rounding string, damp float64) (*Space, error) {
 	if rounding != RoundGPTQ && rounding != RoundRTN {
 		return nil, fmt.Errorf("method %q is not %s or %s", rounding, RoundGPTQ, RoundRTN)
+	}
+	if inv.Config.TieWordEmbeddings {
+		return nil, fmt.Errorf("the model ties lm_head to the token embedding: one tensor in two roles, which the search does not measure yet (its sensitivities would see only the embedding's)")
 	}
 	s := &Space{Inventory: inv, Formats: formats, Rounding: rounding, Damp: damp, stored: stored}
 	for _, p := range inv.Params {

@@ -138,7 +138,7 @@ func TestParseBudget(t *testing.T) {
 	if err != nil || b.Bytes != int64(math.Floor(4.5*float64(basis.Params)/8)) {
 		t.Errorf("4.5bpw: %d, %v", b.Bytes, err)
 	}
-	for _, bad := range []string{"", "-3MB", "100%", "0bpw", "lots", "NaNMB"} {
+	for _, bad := range []string{"", "-3MB", "100%", "0bpw", "lots", "NaNMB", "1e30GB", "0.5", "13,5MB", "4,5bpw", "1,00"} {
 		if _, err := ParseBudget(bad, basis); err == nil {
 			t.Errorf("budget %q was accepted", bad)
 		}
