@@ -54,6 +54,9 @@ func newOwner(s Shard) Owner {
 }
 
 func (o Owner) String() string {
+	if o.ID == "" && o.PID == 0 {
+		return "an earlier hyquant (imported from a results.json written before run records)"
+	}
 	return fmt.Sprintf("pid %d on host %s, shard %s, since %s", o.PID, o.Host, o.Shard, o.Started.Format(time.RFC3339))
 }
 

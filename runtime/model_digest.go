@@ -3,6 +3,7 @@ package runtime
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -36,17 +37,9 @@ func (m *ModelFiles) Digest() (string, error) {
 		fsys = os.DirFS(m.Dir)
 	}
 	if names == nil {
-		ents, err := fs.ReadDir(fsys, ".")
-		if err != nil {
+		var err error
+		if names, err = checkpointFiles(fsys); err != nil {
 			return "", err
-		}
-		for _, e := range ents {
-			switch path.Ext(e.Name()) {
-			case ".json", ".safetensors", ".gguf":
-				if e.Type().IsRegular() {
-					names = append(names, e.Name())
-				}
-			}
 		}
 	}
 	h := sha256.New()
@@ -56,6 +49,47 @@ func (m *ModelFiles) Digest() (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// checkpointFiles lists the files of a Hugging Face checkpoint directory
+// that make the model: its config, tokenizer and index, and the weight
+// files the index names (every .safetensors file without an index).
+// Anything else (a README, golden outputs kept beside the model) is not
+// the model, and whether the directory is embedded or on disk does not
+// change the list.
+func checkpointFiles(fsys fs.FS) ([]string, error) {
+	ents, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	var shards map[string]bool
+	if data, err := fs.ReadFile(fsys, "model.safetensors.index.json"); err == nil {
+		var idx struct {
+			WeightMap map[string]string `json:"weight_map"`
+		}
+		if err := json.Unmarshal(data, &idx); err != nil {
+			return nil, fmt.Errorf("model.safetensors.index.json: %v", err)
+		}
+		shards = map[string]bool{}
+		for _, f := range idx.WeightMap {
+			shards[f] = true
+		}
+	}
+	var names []string
+	for _, e := range ents {
+		n := e.Name()
+		if !e.Type().IsRegular() {
+			continue
+		}
+		switch {
+		case n == "config.json" || n == "tokenizer.json" || n == "tokenizer_config.json" || strings.HasSuffix(n, ".safetensors.index.json"):
+		case path.Ext(n) == ".safetensors" && (shards == nil || shards[n]):
+		default:
+			continue
+		}
+		names = append(names, n)
+	}
+	return names, nil
 }
 
 // hashFile adds a file's name and size to h, and its bytes: all of a JSON
