@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/hyquant/hyquant/datasets"
-	"github.com/hyquant/hyquant/internal/yamlx"
 	"github.com/hyquant/hyquant/kernels"
 	"github.com/hyquant/hyquant/kernels/ggml"
 	"github.com/hyquant/hyquant/quant"
@@ -38,16 +37,7 @@ categories:
 // on two short segments.
 func quantizedMini(t *testing.T, l *runtime.Loaded) *runtime.Model {
 	t.Helper()
-	m, err := yamlx.Parse([]byte(concurrencyPlan), "concurrency.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.ParsePlan(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dt, _ := l.Files.StoredDTypes(nil)
-	r, err := p.Resolve(runtime.BuildInventory(l.Files.Config), dt)
+	r, err := plan.ResolveYAML([]byte(concurrencyPlan), "concurrency.yaml", l.Files)
 	if err != nil {
 		t.Fatal(err)
 	}

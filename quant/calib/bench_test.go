@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/hyquant/hyquant/datasets"
-	"github.com/hyquant/hyquant/internal/yamlx"
 	"github.com/hyquant/hyquant/quant/calib"
 	"github.com/hyquant/hyquant/quant/plan"
 	"github.com/hyquant/hyquant/runtime"
@@ -23,16 +22,7 @@ func BenchmarkCalibrationWorkers(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer l.Close()
-	m, err := yamlx.Parse([]byte("name: q8\ndefault: {method: ggml, type: q8_0, imatrix: true}\ncategories:\n  embedding: keep\n  ssm_conv1d: keep\n  ssm_norm: keep\n  ssm_core: keep\n  block_norm: keep\n  final_norm: keep\n"), "q8.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := plan.ParsePlan(m)
-	if err != nil {
-		b.Fatal(err)
-	}
-	dt, _ := l.Files.StoredDTypes(nil)
-	r, err := p.Resolve(runtime.BuildInventory(l.Files.Config), dt)
+	r, err := plan.ResolveYAML([]byte("name: q8\ndefault: {method: ggml, type: q8_0, imatrix: true}\ncategories:\n  embedding: keep\n  ssm_conv1d: keep\n  ssm_norm: keep\n  ssm_core: keep\n  block_norm: keep\n  final_norm: keep\n"), "q8.yaml", l.Files)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/hyquant/hyquant/datasets"
-	"github.com/hyquant/hyquant/internal/yamlx"
 	"github.com/hyquant/hyquant/quant/calib"
 	"github.com/hyquant/hyquant/quant/plan"
 	"github.com/hyquant/hyquant/runtime"
@@ -34,16 +33,7 @@ func TestApplyWorkersBitIdentical(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	m, err := yamlx.Parse([]byte(workersPlan), "workers.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.ParsePlan(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dt, _ := l.Files.StoredDTypes(nil)
-	r, err := p.Resolve(runtime.BuildInventory(l.Files.Config), dt)
+	r, err := plan.ResolveYAML([]byte(workersPlan), "workers.yaml", l.Files)
 	if err != nil {
 		t.Fatal(err)
 	}

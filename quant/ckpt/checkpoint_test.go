@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/hyquant/hyquant/eval"
-	"github.com/hyquant/hyquant/internal/yamlx"
 	"github.com/hyquant/hyquant/quant/calib"
 	"github.com/hyquant/hyquant/quant/ckpt"
 	"github.com/hyquant/hyquant/quant/plan"
@@ -46,16 +45,7 @@ func loadMiniForQuant(t *testing.T) *runtime.Loaded {
 
 func resolveMini(t *testing.T, l *runtime.Loaded, src string) *plan.Resolved {
 	t.Helper()
-	m, err := yamlx.Parse([]byte(src), "mixed.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.ParsePlan(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dt, _ := l.Files.StoredDTypes(nil)
-	r, err := p.Resolve(runtime.BuildInventory(l.Files.Config), dt)
+	r, err := plan.ResolveYAML([]byte(src), "mixed.yaml", l.Files)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -517,3 +517,21 @@ func ggmlNeedsImatrix(t ggml.Type) bool {
 	}
 	return false
 }
+
+// ResolveYAML reads a plan from YAML source (file names it in errors) and
+// resolves it on a model's files, against their stored dtypes.
+func ResolveYAML(src []byte, file string, mf *runtime.ModelFiles) (*Resolved, error) {
+	m, err := yamlx.Parse(src, file)
+	if err != nil {
+		return nil, err
+	}
+	p, err := ParsePlan(m)
+	if err != nil {
+		return nil, err
+	}
+	dt, err := mf.StoredDTypes(nil)
+	if err != nil {
+		return nil, err
+	}
+	return p.Resolve(runtime.BuildInventory(mf.Config), dt)
+}
