@@ -2,8 +2,8 @@ package calib
 
 import (
 	"runtime"
-	"sync"
 
+	"github.com/hyquant/hyquant/internal/parallel"
 	hq "github.com/hyquant/hyquant/runtime"
 )
 
@@ -109,15 +109,7 @@ func observeSegments(n int, run func(k int, o hq.Observer), obs hq.Observer, wan
 	for k0 := 1; k0 < n; k0 += wave {
 		k1 := min(n, k0+wave)
 		caps := make([]*capture, k1-k0)
-		var wg sync.WaitGroup
-		for k := k0; k < k1; k++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				caps[k-k0] = capt(k)
-			}()
-		}
-		wg.Wait()
+		parallel.Parts(len(caps), len(caps), func(i, _, _ int) { caps[i] = capt(k0 + i) })
 		for _, c := range caps {
 			replay(c)
 		}
@@ -132,18 +124,11 @@ func advance(m *hq.Model, i int, hs [][]float32, segs [][]int, workers int) {
 		}
 		return
 	}
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	for k := range hs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
+	parallel.Parts(len(hs), workers, func(_, lo, hi int) {
+		for k := lo; k < hi; k++ {
 			m.RunBlock(i, hs[k], len(segs[k]))
-			<-sem
-		}()
-	}
-	wg.Wait()
+		}
+	})
 }
 
 // defaultWorkers is how many segments run at once by default: every CPU.

@@ -18,13 +18,18 @@ const proxyRows = 64
 // whole tensors and their Hessians, which is what the proxy avoids).
 func (s *Searcher) proxySensitivities(progress func(done, total int, detail string)) ([][]float64, error) {
 	var params int64
-	total := 0
 	for _, t := range s.Space.Tensors {
 		params += t.Param.NumElements()
-		total += len(t.Options)
 	}
+	total := s.Space.Choices()
 	out := make([][]float64, len(s.Space.Tensors))
 	done := 0
+	step := func(detail string) {
+		done++
+		if progress != nil {
+			progress(done, total, detail)
+		}
+	}
 	for t, tt := range s.Space.Tensors {
 		if err := s.ctx.Err(); err != nil {
 			return nil, err
@@ -35,56 +40,16 @@ func (s *Searcher) proxySensitivities(progress func(done, total int, detail stri
 			return nil, err
 		} else if ok && len(rec.Costs) == len(tt.Options) {
 			out[t] = rec.Costs
-			done += len(tt.Options)
-			if progress != nil {
-				progress(done, total, shortName(tt.Param.Name))
-			}
+			done += len(tt.Options) - 1
+			step(shortName(tt.Param.Name))
 			continue
 		}
-		w, err := s.weights.Float32(tt.Param.Name, tt.Param.Shape...)
+		costs, err := s.proxyCosts(tt, float64(tt.Param.NumElements())/float64(params), step)
 		if err != nil {
 			return nil, err
 		}
-		rows := sampleRows(w, tt.Rows, tt.Cols)
-		n := len(rows) / tt.Cols
-		imp := make([]float32, tt.Cols)
-		if st := s.stats[tt.Param.Name]; st != nil {
-			imp = st.MeanSquares()
-		} else {
-			for i := range imp {
-				imp[i] = 1
-			}
-		}
-		share := float64(tt.Param.NumElements()) / float64(params)
-		out[t] = make([]float64, len(tt.Options))
-		for k, c := range tt.Options {
-			q := make([]float32, len(rows))
-			switch {
-			case c.Format.Keep != "":
-				for i, v := range rows {
-					q[i] = safetensors.RoundTo(v, c.Format.Keep)
-				}
-			default:
-				rb, _ := c.Format.Type.RowBytes(int64(tt.Cols))
-				blocks := make([]byte, int64(n)*rb)
-				var im []float32
-				if c.Spec.Imatrix && s.stats[tt.Param.Name] != nil {
-					im = imp
-				}
-				if err := c.Format.Type.Quantize(blocks, rows, n, tt.Cols, im); err != nil {
-					return nil, fmt.Errorf("%s in %s: %w", tt.Param.Name, c.Format.Name, err)
-				}
-				if err := c.Format.Type.Dequantize(q, blocks); err != nil {
-					return nil, err
-				}
-			}
-			out[t][k] = share * relativeError(rows, q, imp, tt.Cols)
-			done++
-			if progress != nil {
-				progress(done, total, fmt.Sprintf("%s %s", shortName(tt.Param.Name), c.Format.Name))
-			}
-		}
-		rec = ProxyRecord{Tensor: tt.Param.Name, Costs: out[t]}
+		out[t] = costs
+		rec = ProxyRecord{Tensor: tt.Param.Name, Costs: costs}
 		for _, c := range tt.Options {
 			rec.Formats = append(rec.Formats, c.Format.Name)
 		}
@@ -93,6 +58,52 @@ func (s *Searcher) proxySensitivities(progress func(done, total int, detail stri
 		}
 	}
 	return out, nil
+}
+
+// proxyCosts is one tensor's proxy cost in each of its choices; share is
+// its part of the searched parameters, and step is called after each.
+func (s *Searcher) proxyCosts(tt Tensor, share float64, step func(detail string)) ([]float64, error) {
+	w, err := s.weights.Float32(tt.Param.Name, tt.Param.Shape...)
+	if err != nil {
+		return nil, err
+	}
+	rows := sampleRows(w, tt.Rows, tt.Cols)
+	n := len(rows) / tt.Cols
+	st := s.stats[tt.Param.Name]
+	imp := make([]float32, tt.Cols)
+	if st != nil {
+		imp = st.MeanSquares()
+	} else {
+		for i := range imp {
+			imp[i] = 1
+		}
+	}
+	costs := make([]float64, len(tt.Options))
+	for k, c := range tt.Options {
+		q := make([]float32, len(rows))
+		switch {
+		case c.Format.Keep != "":
+			for i, v := range rows {
+				q[i] = safetensors.RoundTo(v, c.Format.Keep)
+			}
+		default:
+			rb, _ := c.Format.Type.RowBytes(int64(tt.Cols))
+			blocks := make([]byte, int64(n)*rb)
+			var im []float32
+			if c.Spec.Imatrix && st != nil {
+				im = imp
+			}
+			if err := c.Format.Type.Quantize(blocks, rows, n, tt.Cols, im); err != nil {
+				return nil, fmt.Errorf("%s in %s: %w", tt.Param.Name, c.Format.Name, err)
+			}
+			if err := c.Format.Type.Dequantize(q, blocks); err != nil {
+				return nil, err
+			}
+		}
+		costs[k] = share * relativeError(rows, q, imp, tt.Cols)
+		step(fmt.Sprintf("%s %s", shortName(tt.Param.Name), c.Format.Name))
+	}
+	return costs, nil
 }
 
 // ProxyRecord is one tensor's proxy costs, one per choice.

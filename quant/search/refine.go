@@ -46,7 +46,6 @@ type Refinement struct {
 	Start       float64 // held-out objective of the knapsack's assignment
 	Generations int
 	Accepted    int
-	Evaluated   int // assignments measured (records read back included)
 }
 
 // Refine improves an assignment in the style of EvoPress: each generation
@@ -70,7 +69,7 @@ func (s *Searcher) Refine(start []int, budget int64, o RefineOptions) (Refinemen
 	// states are the parent's block inputs on the held-out windows, when known.
 	var states [][][]float32
 	var err error
-	if r.Value, states, err = s.child(r.Pick, nil, nil, &r); err != nil {
+	if r.Value, states, err = s.child(r.Pick, nil, nil); err != nil {
 		return r, err
 	}
 	r.Start = r.Value
@@ -120,7 +119,7 @@ func (s *Searcher) Refine(start []int, budget int64, o RefineOptions) (Refinemen
 			if child == nil {
 				continue
 			}
-			v, st, err := s.child(child, r.Pick, states, &r)
+			v, st, err := s.child(child, r.Pick, states)
 			if err != nil {
 				return r, err
 			}
@@ -150,8 +149,7 @@ func (s *Searcher) Refine(start []int, budget int64, o RefineOptions) (Refinemen
 // child measures an assignment on the held-out windows, from the first
 // block where it differs from parent (whose block inputs are states), and
 // returns its block inputs too when it had to run.
-func (s *Searcher) child(pick, parent []int, states [][][]float32, r *Refinement) (float64, [][][]float32, error) {
-	r.Evaluated++
+func (s *Searcher) child(pick, parent []int, states [][][]float32) (float64, [][][]float32, error) {
 	name := "evals/" + digest(s.Space.Key(pick)) + ".json"
 	var rec EvalRecord
 	if ok, err := s.records.Load(name, &rec); err != nil || ok {
@@ -171,10 +169,8 @@ func (s *Searcher) child(pick, parent []int, states [][][]float32, r *Refinement
 	if err != nil {
 		return 0, nil, err
 	}
-	if from > 0 { // the blocks before from are the parent's
-		for l := 0; l < from; l++ {
-			st[l] = states[l]
-		}
+	for l := 0; l < from; l++ { // the blocks before from are the parent's
+		st[l] = states[l]
 	}
 	rec = EvalRecord{Objective: string(s.held.objective), Value: v, Bytes: s.Space.Bytes(pick), Seconds: time.Since(start).Seconds(), Formats: s.Space.Names(pick)}
 	return v, st, s.records.Save(name, rec)
@@ -188,24 +184,9 @@ func (s *Searcher) firstDifference(a, b []int) int {
 		if a[t] == b[t] {
 			continue
 		}
-		p := s.Space.Tensors[t].Param
-		switch {
-		case p.Layer >= 0:
-			from = min(from, p.Layer)
-		case p.Name != s.lmHead():
-			from = 0 // the embedding
-		}
+		from = min(from, s.startBlock(s.Space.Tensors[t].Param))
 	}
 	return from
-}
-
-func (s *Searcher) lmHead() string {
-	for name, sl := range s.slots {
-		if sl.Layer < 0 {
-			return name
-		}
-	}
-	return ""
 }
 
 // mutationVersion names the mutation scheme in the refinement's record
@@ -238,7 +219,7 @@ func (s *Searcher) mutate(rng *rand.Rand, parent []int, budget int64) []int {
 		}
 		return k, dc / math.Abs(db), true
 	}
-	// pick draws three tensors allowed by ok and returns the one whose move
+	// pick draws three allowed tensors and returns the one whose move
 	// in dir has the lowest cost per byte (-1 when none can move).
 	pick := func(dir int, allowed func(int) bool) int {
 		best, bestRate := -1, math.Inf(1)

@@ -143,11 +143,7 @@ func Run(m Model, budgetSpec string, planBytes func(string) (int64, error), o Op
 	if err != nil {
 		return nil, err
 	}
-	total := 0
-	for _, t := range space.Tensors {
-		total += len(t.Options)
-	}
-	stage("sensitivity", total)
+	stage("sensitivity", space.Choices())
 	sens, err := s.Sensitivities(func(done, total int, detail string) { progress(done, detail) })
 	if err != nil {
 		return nil, err
@@ -197,12 +193,8 @@ func (s *Searcher) measure(pick []int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	base, err := s.sens.Score(s.base, len(s.base.Blocks))
-	if err != nil {
-		return 0, err
-	}
 	v, err := s.sens.Score(m, from)
-	return v - base, err
+	return v - s.sensBase, err
 }
 
 // identity is what the search's records depend on.

@@ -41,7 +41,6 @@ func ParseObjective(s string) (Objective, error) {
 // float model (so a model that differs from it only from block l on is run
 // from block l), and the float model's next-token distributions.
 type Scorer struct {
-	base      *runtime.Model
 	objective Objective
 	windows   [][]int
 	// inputs[l][w] is block l's input for window w under the float model;
@@ -65,7 +64,7 @@ func NewScorer(base *runtime.Model, objective Objective, windows [][]int) (*Scor
 			return nil, fmt.Errorf("window %d has %d tokens; at least 2 are needed", i, len(w))
 		}
 	}
-	s := &Scorer{base: base, objective: objective, windows: windows}
+	s := &Scorer{objective: objective, windows: windows}
 	states, err := s.run(base, 0, nil, true)
 	if err != nil {
 		return nil, err
@@ -77,15 +76,13 @@ func NewScorer(base *runtime.Model, objective Objective, windows [][]int) (*Scor
 	s.negEnt = make([][]float64, len(windows))
 	s.nll = make([]float64, len(windows))
 	for w, ids := range windows {
-		n := len(ids) - 1
-		logits := s.logits(base, states[L][w], len(ids))
 		if objective == PPL {
-			for t := 0; t < n; t++ {
-				row := logits[t*V : (t+1)*V]
-				s.nll[w] += kernels.LogSumExp(row) - float64(row[ids[t+1]])
-			}
+			// s.nll[w] is still 0, so this is the float model's summed loss.
+			s.nll[w] = s.windowObjective(base, w, ids, states[L][w])
 			continue
 		}
+		n := len(ids) - 1
+		logits := s.logits(base, states[L][w], len(ids))
 		p := make([]float32, n*V)
 		ne := make([]float64, n)
 		parallel.For(n, 8, func(lo, hi int) {

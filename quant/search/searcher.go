@@ -26,7 +26,9 @@ type Searcher struct {
 	ctx     context.Context
 	cache   map[[2]int]any // quantised choices: kernels.Linear or runtime.Embedder
 	costs   [][]float64    // the sensitivities, once measured
-	slots   map[string]runtime.LinearSlot
+	// sensBase is the float model's own objective on the sensitivity
+	// windows (0 for ppl; float32 rounding for kl): increases count from it.
+	sensBase float64
 }
 
 // Setup is what a Searcher is built from.
@@ -49,14 +51,9 @@ type Setup struct {
 // NewSearcher gathers calibration statistics and runs the float model over
 // the search's windows once.
 func NewSearcher(su Setup) (*Searcher, error) {
-	s := &Searcher{Space: su.Space, base: su.Model, weights: su.Weights, records: su.Records, ctx: su.Context, cache: map[[2]int]any{}, slots: map[string]runtime.LinearSlot{}}
+	s := &Searcher{Space: su.Space, base: su.Model, weights: su.Weights, records: su.Records, ctx: su.Context, cache: map[[2]int]any{}}
 	if s.ctx == nil {
 		s.ctx = context.Background()
-	}
-	if su.Model != nil {
-		for _, sl := range su.Model.Linears() {
-			s.slots[sl.Name] = sl
-		}
 	}
 	if len(su.Calibration) > 0 {
 		st, err := collectStats(s.ctx, su.Model, su.Calibration, su.Progress)
@@ -74,6 +71,9 @@ func NewSearcher(su Setup) (*Searcher, error) {
 	}
 	if s.held, err = NewScorer(su.Model, su.Objective, su.HeldOut); err != nil {
 		return nil, fmt.Errorf("held-out windows: %w", err)
+	}
+	if s.sensBase, err = s.sens.Score(s.base, len(s.base.Blocks)); err != nil {
+		return nil, fmt.Errorf("float model on the sensitivity windows: %w", err)
 	}
 	return s, nil
 }
@@ -164,9 +164,9 @@ func (s *Searcher) choice(t, k int) (any, error) {
 	return v, nil
 }
 
-// variant is the float model with the given tensors replaced (choice[t] <
-// 0 leaves tensor t as it is); from is the first block whose output differs
-// from the float model's.
+// variant is the float model with the tensors choice names replaced
+// (tensor t by its choice choice[t]; the others float); from is the first
+// block whose input differs from the float model's.
 func (s *Searcher) variant(choice map[int]int) (*runtime.Model, int, error) {
 	m := s.base.Clone()
 	L := len(m.Blocks)
@@ -184,9 +184,9 @@ func (s *Searcher) variant(choice map[int]int) (*runtime.Model, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
+		from = min(from, s.startBlock(tt.Param))
 		if tt.Param.Category == runtime.Embedding {
 			m.Embed = v.(runtime.Embedder)
-			from = 0
 			continue
 		}
 		sl, ok := slots[tt.Param.Name]
@@ -194,11 +194,21 @@ func (s *Searcher) variant(choice map[int]int) (*runtime.Model, int, error) {
 			return nil, 0, fmt.Errorf("the model has no projection %s", tt.Param.Name)
 		}
 		*sl.Ptr = v.(kernels.Linear)
-		if sl.Layer >= 0 {
-			from = min(from, sl.Layer)
-		}
 	}
 	return m, from, nil
+}
+
+// startBlock is the first block whose input changes when parameter p
+// does: 0 for the embedding, its own block for a block's projection,
+// len(Blocks) for lm_head (only norm_f and lm_head run after the blocks).
+func (s *Searcher) startBlock(p runtime.Param) int {
+	switch {
+	case p.Category == runtime.Embedding:
+		return 0
+	case p.Layer >= 0:
+		return p.Layer
+	}
+	return len(s.base.Blocks)
 }
 
 // whole is the model under a full assignment.

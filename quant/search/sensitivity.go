@@ -2,6 +2,7 @@ package search
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -31,14 +32,7 @@ func (s *Searcher) Sensitivities(progress func(done, total int, detail string)) 
 	if s.sens == nil {
 		return s.proxySensitivities(progress)
 	}
-	total := 0
-	for _, t := range s.Space.Tensors {
-		total += len(t.Options)
-	}
-	baseline, err := s.sens.Score(s.base, len(s.base.Blocks))
-	if err != nil {
-		return nil, fmt.Errorf("float model on the sensitivity windows: %w", err)
-	}
+	total := s.Space.Choices()
 	out := make([][]float64, len(s.Space.Tensors))
 	done := 0
 	for t, tt := range s.Space.Tensors {
@@ -47,7 +41,7 @@ func (s *Searcher) Sensitivities(progress func(done, total int, detail string)) 
 			if err := s.ctx.Err(); err != nil {
 				return nil, err
 			}
-			v, err := s.sensitivity(t, k, baseline)
+			v, err := s.sensitivity(t, k)
 			if err != nil {
 				return nil, err
 			}
@@ -63,7 +57,7 @@ func (s *Searcher) Sensitivities(progress func(done, total int, detail string)) 
 }
 
 // sensitivity measures (or reads) one choice.
-func (s *Searcher) sensitivity(t, k int, baseline float64) (float64, error) {
+func (s *Searcher) sensitivity(t, k int) (float64, error) {
 	tt := s.Space.Tensors[t]
 	c := tt.Options[k]
 	if c.Format.lossless(tt.Stored) {
@@ -84,18 +78,11 @@ func (s *Searcher) sensitivity(t, k int, baseline float64) (float64, error) {
 		return 0, fmt.Errorf("%s in %s: %w", tt.Param.Name, c.Format.Name, err)
 	}
 	rec = SensitivityRecord{Tensor: tt.Param.Name, Format: c.Format.Name, Bytes: c.Bytes, Objective: string(s.sens.objective),
-		Increase: v - baseline, Tokens: s.sens.Tokens(), Seconds: time.Since(start).Seconds()}
+		Increase: v - s.sensBase, Tokens: s.sens.Tokens(), Seconds: time.Since(start).Seconds()}
 	return rec.Increase, s.records.Save(name, rec)
 }
 
 // shortName drops the common prefix and suffix of a tensor name.
 func shortName(name string) string {
-	const pre, suf = "backbone.layers.", ".weight"
-	if len(name) > len(pre) && name[:len(pre)] == pre {
-		name = name[len(pre):]
-	}
-	if len(name) > len(suf) && name[len(name)-len(suf):] == suf {
-		name = name[:len(name)-len(suf)]
-	}
-	return name
+	return strings.TrimSuffix(strings.TrimPrefix(name, "backbone.layers."), ".weight")
 }

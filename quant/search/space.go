@@ -95,9 +95,10 @@ func NewSpace(inv *runtime.Inventory, stored func(string) safetensors.DType, for
 	return s, nil
 }
 
-// searched reports whether a search chooses the precision of a parameter.
+// searched reports whether a search chooses the precision of a parameter:
+// the projections' weights (biases are not Matrix) and the embedding.
 func searched(p runtime.Param) bool {
-	return (p.Matrix || p.Category == runtime.Embedding) && !strings.HasSuffix(p.Name, ".bias")
+	return p.Matrix || p.Category == runtime.Embedding
 }
 
 func fixedAssignment(p runtime.Param, st safetensors.DType, rows, cols int) quant.Assignment {
@@ -137,13 +138,18 @@ func (s *Space) Bytes(pick []int) int64 {
 func (s *Space) Smallest() int64 {
 	b := s.Fixed
 	for _, t := range s.Tensors {
-		m := t.Options[0].Bytes
-		for _, c := range t.Options {
-			m = min(m, c.Bytes)
-		}
-		b += m
+		b += t.Options[t.order[0]].Bytes
 	}
 	return b
+}
+
+// Choices is the number of (tensor, format) choices of the space.
+func (s *Space) Choices() int {
+	n := 0
+	for _, t := range s.Tensors {
+		n += len(t.Options)
+	}
+	return n
 }
 
 // Key names an assignment: tensor=format per searched tensor.
