@@ -107,6 +107,17 @@ func (m *ModelFiles) OpenCheckpoint() (*Checkpoint, error) {
 	return OpenCheckpoint(m.Dir)
 }
 
+// OpenCheckpointStream opens the model's weights for reading through once
+// with a small resident set: a directory's safetensors read with pread
+// (OpenCheckpointStream), an embedded model or a GGUF file as
+// OpenCheckpoint opens them (in memory, or mapped).
+func (m *ModelFiles) OpenCheckpointStream() (*Checkpoint, error) {
+	if m.Embedded || m.GGUF != "" || m.ConfigOnly {
+		return m.OpenCheckpoint()
+	}
+	return OpenCheckpointStream(m.Dir)
+}
+
 // ReadFile reads a file of the model directory (e.g. tokenizer.json). For
 // a GGUF model, config.json is the Hub config its metadata describes, and
 // tokenizer.json the one beside the file or else the one its tokenizer

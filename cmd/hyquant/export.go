@@ -195,13 +195,7 @@ func exportName(mf *hqruntime.ModelFiles) string {
 }
 
 func exportFloat(mf *hqruntime.ModelFiles, o exportOptions, opts hqruntime.GGUFExportOptions) (*hqruntime.GGUFExportSummary, error) {
-	var ck *hqruntime.Checkpoint
-	var err error
-	if mf.Embedded {
-		ck, err = mf.OpenCheckpoint()
-	} else {
-		ck, err = hqruntime.OpenCheckpointStream(mf.Dir) // pread: the resident set stays small
-	}
+	ck, err := mf.OpenCheckpointStream() // pread: the resident set stays small
 	if err != nil {
 		return nil, err
 	}

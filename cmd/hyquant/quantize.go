@@ -227,11 +227,7 @@ func quantize(w io.Writer, o quantizeOptions) error {
 	} else {
 		// Stream: read tensors with pread so the resident set stays small.
 		probe.Close()
-		if mf.Embedded || mf.GGUF != "" {
-			src, err = mf.OpenCheckpoint() // embedded, or a GGUF file (mapped)
-		} else {
-			src, err = hqruntime.OpenCheckpointStream(mf.Dir)
-		}
+		src, err = mf.OpenCheckpointStream()
 		if err == nil {
 			src, err = p.Rotate(src, mf.Config)
 		}

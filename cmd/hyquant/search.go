@@ -131,19 +131,19 @@ func checkSearch(o *searchOptions, segmentsSet bool) (search.Options, error) {
 	if err := limits.Length.Flag("length", o.length); err != nil {
 		return so, err
 	}
+	counts := limits.Int{Min: 1, Max: 10000}
 	for _, c := range []struct {
-		name string
-		v    int
-	}{{"windows", o.windows}, {"held-out", o.heldOut}, {"offspring", o.offspring}} {
-		if c.v < 1 || c.v > 10000 {
-			return so, fmt.Errorf("--%s %d is outside 1..10000", c.name, c.v)
+		name   string
+		v      int
+		within limits.Int
+	}{
+		{"windows", o.windows, counts}, {"held-out", o.heldOut, counts}, {"offspring", o.offspring, counts},
+		{"generations", o.generations, limits.Int{Min: 0, Max: 100000}},
+		{"window-length", o.windowLength, limits.Int{Min: 2, Max: 1 << 16}},
+	} {
+		if err := c.within.Flag(c.name, c.v); err != nil {
+			return so, err
 		}
-	}
-	if o.generations < 0 || o.generations > 100000 {
-		return so, fmt.Errorf("--generations %d is outside 0..100000", o.generations)
-	}
-	if o.windowLength < 2 || o.windowLength > 1<<16 {
-		return so, fmt.Errorf("--window-length %d is outside 2..65536", o.windowLength)
 	}
 	if o.damp < 0 || o.damp >= 1 {
 		return so, fmt.Errorf("--damp %g is outside [0, 1)", o.damp)
@@ -312,13 +312,7 @@ func runSearch(w io.Writer, segmentsSet bool, o searchOptions, ctx context.Conte
 // at a time, so an 8B model needs a few GB, not its float32 copy.
 func searchModel(o searchOptions, so search.Options, mf *hqruntime.ModelFiles, stored func(string) safetensors.DType) (search.Model, func(), error) {
 	if so.Objective == search.Proxy && so.Calibration.Segments == 0 {
-		var ck *hqruntime.Checkpoint
-		var err error
-		if mf.Embedded || mf.GGUF != "" {
-			ck, err = mf.OpenCheckpoint()
-		} else {
-			ck, err = hqruntime.OpenCheckpointStream(mf.Dir)
-		}
+		ck, err := mf.OpenCheckpointStream()
 		if err != nil {
 			return search.Model{}, nil, err
 		}
