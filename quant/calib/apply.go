@@ -207,17 +207,10 @@ func (s *sequential) run() error {
 		}
 		name := sl.Name
 		observe := func(obs runtime.Observer) {
-			normed := func(k int, o runtime.Observer) {
+			observeSegments(len(hs), func(k int, o runtime.Observer) {
 				n := len(segs[k])
 				o.ObserveLinearInput(name, s.model.FinalNorm(hs[k], n), n, d)
-			}
-			if w := s.opts.workers(); w > 1 && len(hs) > 1 {
-				observeSegments(len(hs), normed, obs, func(n string) bool { return n == name }, w)
-				return
-			}
-			for k := range hs {
-				normed(k, obs)
-			}
+			}, obs, func(n string) bool { return n == name }, s.opts.workers())
 		}
 		col := NewCollector(name)
 		observe(col)

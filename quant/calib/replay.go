@@ -58,19 +58,9 @@ func (c *capture) ObserveLinearInput(name string, x []float32, rows, cols int) {
 }
 
 // observeBlock runs block i over copies of the block inputs hs (segment k
-// of len(segs[k]) tokens) and shows obs the inputs of the layers want
-// selects, in segment order. workers ≤ 1 runs the segments one at a time
-// on the model itself.
+// of len(segs[k]) tokens), each on a clone of the model, and shows obs the
+// inputs of the layers want selects, in segment order.
 func observeBlock(m *hq.Model, i int, hs [][]float32, segs [][]int, obs hq.Observer, want func(string) bool, workers int) {
-	if workers <= 1 || len(hs) == 1 {
-		m.Observer = obs
-		for k, h := range hs {
-			tmp := append([]float32(nil), h...)
-			m.RunBlock(i, tmp, len(segs[k]))
-		}
-		m.Observer = nil
-		return
-	}
 	observeSegments(len(hs), func(k int, o hq.Observer) {
 		clone := m.Clone()
 		clone.Observer = o
@@ -82,8 +72,14 @@ func observeBlock(m *hq.Model, i int, hs [][]float32, segs [][]int, obs hq.Obser
 // observeSegments runs segment k's work through run(k, observer) for every
 // segment, workers at a time, and shows obs what the observers saw, in
 // segment order (the order-free part of a splitObserver's work done
-// concurrently).
+// concurrently). With workers ≤ 1 obs sees each segment's calls directly.
 func observeSegments(n int, run func(k int, o hq.Observer), obs hq.Observer, want func(string) bool, workers int) {
+	if workers <= 1 || n == 1 {
+		for k := 0; k < n; k++ {
+			run(k, obs)
+		}
+		return
+	}
 	split, _ := obs.(splitObserver)
 	capt := func(k int) *capture {
 		c := &capture{want: want, split: split}
