@@ -19,6 +19,7 @@ import (
 	"github.com/hyquant/hyquant/internal/units"
 	"github.com/hyquant/hyquant/kernels/cuda"
 	hqruntime "github.com/hyquant/hyquant/runtime"
+	"github.com/hyquant/hyquant/runtime/gpu"
 )
 
 type evalOptions struct {
@@ -108,7 +109,7 @@ definition, not in positions.`,
 	f.StringVar(&o.baseline, "baseline", "", "compare with this model (directory, GGUF file or embedded name): KL divergence, top-1 agreement, both perplexities")
 	f.BoolVar(&o.asJSON, "json", false, "write JSON instead of text")
 	f.StringVar(&o.device, "device", "cpu", "where the forward pass runs: cpu, or cuda (the first NVIDIA GPU; weights held there as fp32)")
-	f.StringVar(&o.cudaMath, "cuda-math", "fp32", "with --device cuda, the matrix products: fp32 (exact parity with the CPU) or tf32 (tensor cores)")
+	f.StringVar(&o.cudaMath, "cuda-math", "fp32", "with --device cuda, the matrix products: fp32 (parity with the CPU), tf32 (tensor cores) or bf16 (weights and product inputs in bf16, fp32 accumulation)")
 	return cmd
 }
 
@@ -160,12 +161,15 @@ type evalJSON struct {
 	PeakRSS    int64   `json:"peak_rss_bytes"`
 	Threads    int     `json:"threads"`
 	Device     string  `json:"device,omitempty"`         // the GPU, with --device cuda
-	CUDAMath   string  `json:"cuda_math,omitempty"`      // fp32 or tf32, with --device cuda
+	CUDAMath   string  `json:"cuda_math,omitempty"`      // fp32, tf32 or bf16, with --device cuda
 	UploadS    float64 `json:"upload_seconds,omitempty"` // weights to the GPU, not in seconds
 	// GPUMemory is the device memory in use after the last batch (weights,
 	// scratch and the CUDA context; the scratch is kept across batches, so
 	// this is the peak), with --device cuda.
 	GPUMemory int64 `json:"gpu_memory_used_bytes,omitempty"`
+	// GPUWeights counts the linears by how the device holds them
+	// ("q4_K ×20, bf16 ×8"; packed ones are dequantised per product).
+	GPUWeights string `json:"gpu_weights,omitempty"`
 }
 
 // check validates the numeric flags by the rules of the experiment
@@ -182,8 +186,8 @@ func (o evalOptions) check() error {
 	default:
 		return fmt.Errorf("--device %q is not cpu or cuda", o.device)
 	}
-	if o.cudaMath != "fp32" && o.cudaMath != "tf32" {
-		return fmt.Errorf("--cuda-math %q is not fp32 or tf32", o.cudaMath)
+	if _, err := gpu.ParseMath(o.cudaMath); err != nil {
+		return fmt.Errorf("--cuda-math: %w", err)
 	}
 	if o.device == "cuda" && o.baseline != "" {
 		return fmt.Errorf("--device cuda does not run --baseline comparisons yet (run them with --device cpu)")
@@ -217,9 +221,6 @@ func runEval(w io.Writer, o evalOptions) error {
 			return fmt.Errorf("--device cuda: %w", err)
 		}
 		defer dev.Close()
-		if err := dev.SetTF32(o.cudaMath == "tf32"); err != nil {
-			return fmt.Errorf("--device cuda: %w", err)
-		}
 	}
 	text, body, err := evalText(o.text, o.protocol)
 	if err != nil {
@@ -242,9 +243,10 @@ func runEval(w io.Writer, o evalOptions) error {
 		bar.Set(done, fmt.Sprintf("eval %.0f tok/s", float64(done*o.seqLen)/time.Since(started).Seconds()))
 	}
 	var r eval.Result
-	var gpu cudaEval
+	var gpuRun cudaEval
 	if o.device == "cuda" {
-		r, gpu, err = perplexityCUDA(dev, l.Model, ids, o.seqLen, o.maxWindows, report)
+		math, _ := gpu.ParseMath(o.cudaMath)
+		r, gpuRun, err = perplexityCUDA(dev, l.Model, gpu.Options{Math: math}, ids, o.seqLen, o.maxWindows, report)
 	} else {
 		r, err = eval.Perplexity(l.Model, ids, o.seqLen, o.maxWindows, report)
 	}
@@ -257,7 +259,7 @@ func runEval(w io.Writer, o evalOptions) error {
 	}
 	out := evalJSON{Model: l.Files.Describe(), Format: l.Format, Text: text.Name, PPL: r.PPL, MeanNLL: r.MeanNLL, Tokens: r.Tokens, TextTokens: r.TextTokens,
 		Windows: r.Windows, SeqLen: r.SeqLen, Seconds: r.Seconds, TokensPerS: r.TokensPerS, PeakRSS: sysinfo.PeakRSS(), Threads: runtime.GOMAXPROCS(0),
-		Device: gpu.device, UploadS: gpu.uploadSeconds, GPUMemory: gpu.memoryUsed}
+		Device: gpuRun.device, UploadS: gpuRun.uploadSeconds, GPUMemory: gpuRun.memoryUsed, GPUWeights: gpuRun.storage}
 	if out.Device != "" {
 		out.CUDAMath = o.cudaMath
 	}
@@ -269,7 +271,8 @@ func runEval(w io.Writer, o evalOptions) error {
 	fmt.Fprintf(w, "Windows:      %d x %d tokens (non-overlapping, tail dropped)\n", out.Windows, out.SeqLen)
 	fmt.Fprintf(w, "Perplexity:   %.4f (mean nll %.6f)\n", out.PPL, out.MeanNLL)
 	if out.Device != "" {
-		fmt.Fprintf(w, "Device:       %s (weights %s, uploaded in %.2f s; %s of device memory in use)\n", out.Device, units.Both(gpu.weightBytes), out.UploadS, units.Both(gpu.memoryUsed))
+		fmt.Fprintf(w, "Device:       %s (weights %s, uploaded in %.2f s; %s of device memory in use)\n", out.Device, units.Both(gpuRun.weightBytes), out.UploadS, units.Both(gpuRun.memoryUsed))
+		fmt.Fprintf(w, "On device:    %s\n", out.GPUWeights)
 		fmt.Fprintf(w, "Time:         %.2f s for %s tokens, %.0f tokens/s on the GPU (%s products)\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS, out.CUDAMath)
 	} else {
 		fmt.Fprintf(w, "Time:         %.1f s for %s tokens, %.0f tokens/s on %d threads\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS, out.Threads)

@@ -17,6 +17,7 @@ type cudaEval struct {
 	uploadSeconds float64
 	weightBytes   int64
 	memoryUsed    int64 // device memory in use after the last batch
+	storage       string
 }
 
 // cudaBatchRows is how many tokens go through the GPU at once: windows are
@@ -24,21 +25,21 @@ type cudaEval struct {
 const cudaBatchRows = 32768
 
 // perplexityCUDA is eval.Perplexity on the GPU: the weights are uploaded
-// once (float32; other formats dequantised on the host), then windows run
-// in batches, each window's mean loss taken on the host in the CPU's order.
-func perplexityCUDA(dev *cuda.Device, m *hqruntime.Model, ids []int, seqLen, maxWindows int, progress eval.Progress) (eval.Result, cudaEval, error) {
+// once (gpu.Upload says how each is held), then windows run in batches,
+// each window's mean loss taken on the host in the CPU's order.
+func perplexityCUDA(dev *cuda.Device, m *hqruntime.Model, opts gpu.Options, ids []int, seqLen, maxWindows int, progress eval.Progress) (eval.Result, cudaEval, error) {
 	info := cudaEval{device: dev.String()}
 	windows := eval.Windows(ids, seqLen, maxWindows)
 	if len(windows) == 0 {
 		return eval.Result{}, info, fmt.Errorf("the text has %d tokens, fewer than one window of %d", len(ids), seqLen)
 	}
 	t0 := time.Now()
-	g, err := gpu.Upload(dev, m)
+	g, err := gpu.Upload(dev, m, opts)
 	if err != nil {
 		return eval.Result{}, info, fmt.Errorf("--device cuda: %w", err)
 	}
 	defer g.Close()
-	info.uploadSeconds, info.weightBytes = time.Since(t0).Seconds(), g.WeightBytes
+	info.uploadSeconds, info.weightBytes, info.storage = time.Since(t0).Seconds(), g.WeightBytes, g.Storage()
 
 	start := time.Now()
 	r := eval.Result{TextTokens: len(ids), Windows: len(windows), SeqLen: seqLen, Tokens: len(windows) * seqLen}

@@ -306,13 +306,7 @@ func (s *Stream) CopyFloatsIn(b Buffer, off int, x []float32) error {
 	if len(x) == 0 {
 		return nil
 	}
-	if 4*(off+len(x)) > b.Bytes {
-		return fmt.Errorf("cuda: copy of %d floats at %d into a buffer of %d bytes", len(x), off, b.Bytes)
-	}
-	if err := s.Sync(); err != nil {
-		return err
-	}
-	return check("cuMemcpyHtoD", cuMemcpyHtoD(b.Float(off), unsafe.Pointer(&x[0]), uint64(4*len(x))))
+	return s.copyIn(b, 4*off, unsafe.Pointer(&x[0]), 4*len(x), "floats")
 }
 
 // CopyInt32sIn copies x to b starting at element off (synchronous).
@@ -320,13 +314,36 @@ func (s *Stream) CopyInt32sIn(b Buffer, off int, x []int32) error {
 	if len(x) == 0 {
 		return nil
 	}
-	if 4*(off+len(x)) > b.Bytes {
-		return fmt.Errorf("cuda: copy of %d int32s at %d into a buffer of %d bytes", len(x), off, b.Bytes)
+	return s.copyIn(b, 4*off, unsafe.Pointer(&x[0]), 4*len(x), "int32s")
+}
+
+// CopyBytesIn copies x to b starting at byte off (synchronous).
+func (s *Stream) CopyBytesIn(b Buffer, off int, x []byte) error {
+	if len(x) == 0 {
+		return nil
+	}
+	return s.copyIn(b, off, unsafe.Pointer(&x[0]), len(x), "bytes")
+}
+
+// UploadBytes allocates a buffer holding x.
+func (s *Stream) UploadBytes(x []byte) (Buffer, error) {
+	b, err := s.Alloc(len(x))
+	if err != nil || len(x) == 0 {
+		return b, err
+	}
+	return b, s.CopyBytesIn(b, 0, x)
+}
+
+// copyIn copies n bytes from host memory at src to b at byte off, after
+// the stream's earlier work.
+func (s *Stream) copyIn(b Buffer, off int, src unsafe.Pointer, n int, what string) error {
+	if off < 0 || off+n > b.Bytes {
+		return fmt.Errorf("cuda: copy of %d bytes (%s) at byte %d into a buffer of %d bytes", n, what, off, b.Bytes)
 	}
 	if err := s.Sync(); err != nil {
 		return err
 	}
-	return check("cuMemcpyHtoD", cuMemcpyHtoD(b.Ptr+uint64(4*off), unsafe.Pointer(&x[0]), uint64(4*len(x))))
+	return check("cuMemcpyHtoD", cuMemcpyHtoD(b.Ptr+uint64(off), src, uint64(n)))
 }
 
 // CopyFloatsOut waits for the stream and copies len(dst) floats from b at
@@ -438,15 +455,7 @@ func (s *Stream) launch3(name string, grid, block [3]int, shared int, args ...Ar
 // mantissa inputs, fp32 accumulation) or back to plain fp32, the default
 // and the parity mode.
 func (d *Device) SetTF32(on bool) error {
-	if err := d.enter(); err != nil {
-		return err
-	}
-	defer d.exit()
-	mode := int32(0) // CUBLAS_DEFAULT_MATH
-	if on {
-		mode = 3 // CUBLAS_TF32_TENSOR_OP_MATH
-	}
-	return cublasCheck("cublasSetMathMode", cublasSetMathMode(d.blas, mode))
+	return d.Run(func(s *Stream) error { return s.SetTF32(on) })
 }
 
 // Transpose modes of GEMM operands.
@@ -481,6 +490,43 @@ func (s *Stream) SgemmStridedBatched(ta, tb int, m, n, k int, alpha float32, a u
 	}
 	return cublasCheck("cublasSgemmStridedBatched", cublasSgemmStridedBatched(s.d.blas, int32(ta), int32(tb), int32(m), int32(n), int32(k), &alpha,
 		a, int32(lda), int64(sa), b, int32(ldb), int64(sb), &beta, c, int32(ldc), int64(sc), int32(batch)))
+}
+
+// SetTF32 is Device.SetTF32 inside Run.
+func (s *Stream) SetTF32(on bool) error {
+	mode := int32(0) // CUBLAS_DEFAULT_MATH
+	if on {
+		mode = 3 // CUBLAS_TF32_TENSOR_OP_MATH
+	}
+	return cublasCheck("cublasSetMathMode", cublasSetMathMode(s.d.blas, mode))
+}
+
+// cuBLAS data and compute types (library_types.h, cublas_api.h).
+const (
+	cudaR32F      = 0
+	cudaR16BF     = 14
+	cublasCompute = 68 // CUBLAS_COMPUTE_32F
+	gemmDefault   = -1 // CUBLAS_GEMM_DEFAULT
+)
+
+// LinearRowsBF16 is LinearRows with x and W in bf16 and y in fp32: the
+// products of bf16 values accumulated in fp32 (cublasGemmEx with
+// CUBLAS_COMPUTE_32F), bf16 tensor cores.
+func (s *Stream) LinearRowsBF16(y, x, w uint64, rows, out, in int, accumulate bool) error {
+	if s.prof != nil {
+		return s.timed(fmt.Sprintf("gemm_bf16 %dx%dx%d", out, rows, in), func() error {
+			s2 := s.prof
+			s.prof = nil
+			defer func() { s.prof = s2 }()
+			return s.LinearRowsBF16(y, x, w, rows, out, in, accumulate)
+		})
+	}
+	alpha, beta := float32(1), float32(0)
+	if accumulate {
+		beta = 1
+	}
+	return cublasCheck("cublasGemmEx", cublasGemmEx(s.d.blas, Trans, NoTrans, int32(out), int32(rows), int32(in), unsafe.Pointer(&alpha),
+		w, cudaR16BF, int32(in), x, cudaR16BF, int32(in), unsafe.Pointer(&beta), y, cudaR32F, int32(out), cublasCompute, gemmDefault))
 }
 
 // LinearRows computes y[rows×out] = x[rows×in]·Wᵀ for row-major x and y and

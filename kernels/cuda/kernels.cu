@@ -13,63 +13,43 @@
 
 #define FULL 0xffffffffu
 
-__device__ __forceinline__ float warp_sum_f(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL, v, o);
+// Warp and block reductions: a butterfly over the lanes, then one value
+// per warp combined by the first warp (the same tree for every operation
+// and type, so the sums are the ones the kernels have always taken).
+struct SumOp {
+  template <typename T>
+  __device__ __forceinline__ T operator()(T a, T b) const { return a + b; }
+};
+struct MaxOp {
+  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+template <typename T, typename Op>
+__device__ __forceinline__ T warp_reduce(T v, Op op) {
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(FULL, v, o));
   return v;
 }
 
-__device__ __forceinline__ double warp_sum_d(double v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL, v, o);
-  return v;
-}
-
-__device__ __forceinline__ float warp_max_f(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL, v, o));
-  return v;
-}
-
-// Block-wide reductions; every thread of the block must call them.
-__device__ double block_sum_d(double v) {
-  __shared__ double sh[32];
+// Every thread of the block must call it; identity pads the missing warps.
+template <typename T, typename Op>
+__device__ T block_reduce(T v, Op op, T identity) {
+  __shared__ T sh[32];
   int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
-  v = warp_sum_d(v);
+  v = warp_reduce(v, op);
   __syncthreads();
   if (lane == 0) sh[w] = v;
   __syncthreads();
-  v = (int)threadIdx.x < nw ? sh[threadIdx.x] : 0.0;
-  if (w == 0) v = warp_sum_d(v);
+  v = (int)threadIdx.x < nw ? sh[threadIdx.x] : identity;
+  if (w == 0) v = warp_reduce(v, op);
   if (threadIdx.x == 0) sh[0] = v;
   __syncthreads();
   return sh[0];
 }
 
-__device__ float block_sum_f(float v) {
-  __shared__ float sh[32];
-  int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
-  v = warp_sum_f(v);
-  __syncthreads();
-  if (lane == 0) sh[w] = v;
-  __syncthreads();
-  v = (int)threadIdx.x < nw ? sh[threadIdx.x] : 0.0f;
-  if (w == 0) v = warp_sum_f(v);
-  if (threadIdx.x == 0) sh[0] = v;
-  __syncthreads();
-  return sh[0];
-}
-
-__device__ float block_max_f(float v) {
-  __shared__ float sh[32];
-  int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
-  v = warp_max_f(v);
-  __syncthreads();
-  if (lane == 0) sh[w] = v;
-  __syncthreads();
-  v = (int)threadIdx.x < nw ? sh[threadIdx.x] : -INFINITY;
-  if (w == 0) v = warp_max_f(v);
-  if (threadIdx.x == 0) sh[0] = v;
-  __syncthreads();
-  return sh[0];
-}
+__device__ __forceinline__ float warp_sum_f(float v) { return warp_reduce(v, SumOp()); }
+__device__ __forceinline__ double block_sum_d(double v) { return block_reduce(v, SumOp(), 0.0); }
+__device__ __forceinline__ float block_sum_f(float v) { return block_reduce(v, SumOp(), 0.0f); }
+__device__ __forceinline__ float block_max_f(float v) { return block_reduce(v, MaxOp(), -INFINITY); }
 
 // kernels.SiLU: v / (1 + exp(-v)).
 __device__ __forceinline__ float silu(float v) { return v / (1.0f + expf(-v)); }
@@ -364,3 +344,5 @@ extern "C" __global__ void nll_rows(double* out, const float* logits, const int*
     out[r] = t >= 0 ? (double)m + log(s) - (double)x[t] : 0.0;
   }
 }
+
+#include "formats.cuh"

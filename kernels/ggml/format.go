@@ -84,6 +84,10 @@ func (g *Rows) Permute(perm []int32) error {
 	return nil
 }
 
+// Raw returns the blocks as stored and the row permutation they are read
+// through (nil for none).
+func (g *Rows) Raw() (data []byte, perm []int32) { return g.data, g.perm }
+
 // Type is the ggml type of the blocks.
 func (g *Rows) Type() Type { return g.tr.Type }
 

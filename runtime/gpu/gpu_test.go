@@ -36,7 +36,7 @@ func setup(t *testing.T) (*runtime.Loaded, *Model) {
 		if mini, setupErr = runtime.OpenModel(miniDir, runtime.WeightsFloat32); setupErr != nil {
 			return
 		}
-		gmini, setupErr = Upload(dev, mini.Model)
+		gmini, setupErr = Upload(dev, mini.Model, Options{})
 	})
 	if skip != nil {
 		t.Skipf("no usable GPU: %v", skip)

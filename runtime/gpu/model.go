@@ -33,16 +33,12 @@ type Model struct {
 	head   linear
 	bufs   []cuda.Buffer // every weight buffer, for Close
 
-	sc scratch
+	opts Options
+	sc   scratch
 
 	// ScanPerChannel selects the simpler selective-scan kernel (one warp
 	// per channel) over the default four-channel one, for comparisons.
 	ScanPerChannel bool
-}
-
-type linear struct {
-	w, b    cuda.Buffer
-	out, in int
 }
 
 type block struct {
@@ -60,33 +56,17 @@ type block struct {
 	q, k, v, o linear
 }
 
-// Upload copies m's weights to dev. Float weights are copied as they are;
-// any other Linear (quantised, rotated, ...) is dequantised to fp32 on the
-// host first (see HostWeights).
-func Upload(dev *cuda.Device, m *runtime.Model) (*Model, error) {
-	g := &Model{Dev: dev, Config: m.Config}
+// Upload copies m's weights to dev, held as opts says: packed formats the
+// device decodes (hyquant's QMatrix, llama.cpp's Q8_0, Q4_K, Q5_K, Q6_K)
+// stay packed and are dequantised there for each product; bf16 matrices stay
+// bf16; any other Linear (rotated, other block types, ...) is dequantised
+// on the host first (see HostWeights). Under MathBF16 dense fp32 matrices
+// are rounded to bf16.
+func Upload(dev *cuda.Device, m *runtime.Model, opts Options) (*Model, error) {
+	g := &Model{Dev: dev, Config: m.Config, opts: opts}
 	err := dev.Run(func(s *cuda.Stream) error {
-		up := func(x []float32) (cuda.Buffer, error) {
-			b, err := s.UploadFloats(x)
-			if err == nil && b.Ptr != 0 {
-				g.bufs = append(g.bufs, b)
-				g.WeightBytes += int64(b.Bytes)
-			}
-			return b, err
-		}
-		lin := func(l kernels.Linear) (linear, error) {
-			w, bias := HostWeights(l)
-			r := linear{out: l.Out(), in: l.In()}
-			var err error
-			if r.w, err = up(w); err != nil {
-				return r, err
-			}
-			if bias != nil {
-				r.b, err = up(bias)
-			}
-			return r, err
-		}
-		c := m.Config
+		u := &uploader{g: g, s: s}
+		up, lin := u.floats, u.linear
 		table, err := embeddingTable(m)
 		if err != nil {
 			return err
@@ -154,7 +134,6 @@ func Upload(dev *cuda.Device, m *runtime.Model) (*Model, error) {
 			return err
 		}
 		g.head, err = lin(m.LMHead)
-		_ = c
 		return err
 	})
 	if err != nil {
@@ -190,8 +169,8 @@ func embeddingTable(m *runtime.Model) ([]float32, error) {
 }
 
 // HostWeights returns a Linear's out×in weight matrix and bias as fp32:
-// the stored slice of a kernels.Dense, the dequantised matrix of a type
-// with Dequantize, and otherwise the matrix read off Apply on the identity
+// the stored slice of a kernels.Dense, the dequantised matrix of a QLinear
+// or of a type with Dequantize, and otherwise the matrix read off Apply on the identity
 // (exact for any linear map without bias: each output is one weight times
 // 1 plus zeros; with a bias, the bias is taken as Apply on zero and
 // subtracted).
@@ -204,6 +183,8 @@ func HostWeights(l kernels.Linear) (w, bias []float32) {
 	switch t := l.(type) {
 	case *kernels.Dense:
 		return t.Weights()[:out*in], b
+	case *kernels.QLinear:
+		return t.QMatrix().Dequantize(), b
 	case interface{ Dequantize() []float32 }:
 		return t.Dequantize(), b
 	}
@@ -249,10 +230,15 @@ type scratch struct {
 	h, normed, mix, proj, xbc, dt, dA, y, mlp, q, k, v, ctx cuda.Buffer
 	scores, logits, nll, ids, targets                       cuda.Buffer
 	logitRows                                               int
+
+	// xb is a product's input in bf16 (MathBF16); wbuf a matrix decoded
+	// into the products' type, the one of decoded.
+	xb, wbuf cuda.Buffer
+	decoded  *linear
 }
 
 func (sc *scratch) free(s *cuda.Stream) {
-	for _, b := range []cuda.Buffer{sc.h, sc.normed, sc.mix, sc.proj, sc.xbc, sc.dt, sc.dA, sc.y, sc.mlp, sc.q, sc.k, sc.v, sc.ctx, sc.scores, sc.logits, sc.nll, sc.ids, sc.targets} {
+	for _, b := range []cuda.Buffer{sc.h, sc.normed, sc.mix, sc.proj, sc.xbc, sc.dt, sc.dA, sc.y, sc.mlp, sc.q, sc.k, sc.v, sc.ctx, sc.scores, sc.logits, sc.nll, sc.ids, sc.targets, sc.xb, sc.wbuf} {
 		s.Free(b)
 	}
 	*sc = scratch{}
@@ -323,6 +309,18 @@ func (g *Model) ensure(s *cuda.Stream, batch, n int) error {
 	alloc(&sc.nll, 2*rows) // float64s
 	alloc(&sc.ids, rows)
 	alloc(&sc.targets, rows)
+	maxIn, decoded := 0, 0
+	want := g.compute()
+	for _, l := range g.linears() {
+		maxIn = max(maxIn, l.in)
+		if l.store != want {
+			decoded = max(decoded, l.out*l.in*want.elemBytes())
+		}
+	}
+	if want == storeBF16 {
+		alloc(&sc.xb, (rows*maxIn+1)/2)
+	}
+	alloc(&sc.wbuf, (decoded+3)/4)
 	if err != nil {
 		sc.free(s)
 	}
@@ -333,22 +331,14 @@ const threads = 256
 
 func blocksFor(n int) int { return (n + threads - 1) / threads }
 
-// apply is a Linear on the device: y = x·Wᵀ (+ bias).
-func apply(s *cuda.Stream, l linear, y, x uint64, rows int) error {
-	if err := s.LinearRows(y, x, l.w.Ptr, rows, l.out, l.in, false); err != nil {
-		return err
-	}
-	if l.b.Ptr != 0 {
-		return s.Launch("add_bias", min(blocksFor(rows*l.out), 65535), threads, 0, cuda.P(y), cuda.P(l.b.Ptr), cuda.I(rows), cuda.I(l.out))
-	}
-	return nil
-}
-
 // forward embeds ids (batch windows of n tokens, laid end to end) and runs
 // every block, leaving the last block's output in sc.h; hook, when set,
 // sees the hidden state entering each block and the last block's output.
 func (g *Model) forward(s *cuda.Stream, ids []int, batch, n int, hook func(layer int) error) error {
 	if err := g.ensure(s, batch, n); err != nil {
+		return err
+	}
+	if err := s.SetTF32(g.opts.Math != MathFP32); err != nil { // attention's products and fp32 weights' products
 		return err
 	}
 	c := g.Config
@@ -406,7 +396,7 @@ func (g *Model) mamba(s *cuda.Stream, b *block, batch, n int) error {
 	I := m.Heads * m.HeadDim
 	cd := I + 2*m.Groups*m.State
 	H, pw := m.Heads, b.inProj.out
-	if err := apply(s, b.inProj, sc.proj.Ptr, sc.normed.Ptr, rows); err != nil {
+	if err := g.apply(s, &b.inProj, sc.proj.Ptr, sc.normed.Ptr, rows); err != nil {
 		return err
 	}
 	if err := s.Launch("conv_silu", blocksFor(rows*cd), threads, 0, cuda.P(sc.xbc.Ptr), cuda.P(sc.proj.Ptr), cuda.P(b.convT.Ptr), cuda.P(b.convBias.Ptr),
@@ -436,13 +426,13 @@ func (g *Model) mamba(s *cuda.Stream, b *block, batch, n int) error {
 		cuda.I(rows), cuda.I(I), cuda.I(m.Groups), cuda.I(pw), cuda.F64(m.NormEps)); err != nil {
 		return err
 	}
-	return apply(s, b.outProj, sc.mix.Ptr, sc.y.Ptr, rows)
+	return g.apply(s, &b.outProj, sc.mix.Ptr, sc.y.Ptr, rows)
 }
 
 // mlpForward is MLP.forward.
 func (g *Model) mlpForward(s *cuda.Stream, b *block, rows int) error {
 	sc := &g.sc
-	if err := apply(s, b.up, sc.mlp.Ptr, sc.normed.Ptr, rows); err != nil {
+	if err := g.apply(s, &b.up, sc.mlp.Ptr, sc.normed.Ptr, rows); err != nil {
 		return err
 	}
 	act := "relu2_inplace"
@@ -452,7 +442,7 @@ func (g *Model) mlpForward(s *cuda.Stream, b *block, rows int) error {
 	if err := s.Launch(act, min(blocksFor(rows*b.up.out), 65535), threads, 0, cuda.P(sc.mlp.Ptr), cuda.I64(rows*b.up.out)); err != nil {
 		return err
 	}
-	return apply(s, b.down, sc.mix.Ptr, sc.mlp.Ptr, rows)
+	return g.apply(s, &b.down, sc.mix.Ptr, sc.mlp.Ptr, rows)
 }
 
 // attention is Attention.forward: per query head, the scores of every
@@ -462,10 +452,10 @@ func (g *Model) attention(s *cuda.Stream, b *block, batch, n int) error {
 	a, sc := b.attn, &g.sc
 	rows := batch * n
 	for _, p := range []struct {
-		l linear
+		l *linear
 		y cuda.Buffer
-	}{{b.q, sc.q}, {b.k, sc.k}, {b.v, sc.v}} {
-		if err := apply(s, p.l, p.y.Ptr, sc.normed.Ptr, rows); err != nil {
+	}{{&b.q, sc.q}, {&b.k, sc.k}, {&b.v, sc.v}} {
+		if err := g.apply(s, p.l, p.y.Ptr, sc.normed.Ptr, rows); err != nil {
 			return err
 		}
 	}
@@ -489,7 +479,7 @@ func (g *Model) attention(s *cuda.Stream, b *block, batch, n int) error {
 			return err
 		}
 	}
-	return apply(s, b.o, sc.mix.Ptr, sc.ctx.Ptr, rows)
+	return g.apply(s, &b.o, sc.mix.Ptr, sc.ctx.Ptr, rows)
 }
 
 // finalNorm applies norm_f to sc.h into sc.normed.
@@ -537,7 +527,7 @@ func (g *Model) NLL(windows [][]int) ([][]float64, error) {
 		d := g.Config.HiddenSize
 		for r0 := 0; r0 < rows; r0 += sc.logitRows {
 			r := min(sc.logitRows, rows-r0)
-			if err := apply(s, g.head, sc.logits.Ptr, sc.normed.Float(r0*d), r); err != nil {
+			if err := g.apply(s, &g.head, sc.logits.Ptr, sc.normed.Float(r0*d), r); err != nil {
 				return err
 			}
 			if err := s.Launch("nll_rows", r, threads, 0, cuda.P(sc.nll.Ptr+uint64(8*r0)), cuda.P(sc.logits.Ptr), cuda.P(sc.targets.Ptr+uint64(4*r0)), cuda.I(r), cuda.I(V)); err != nil {
@@ -599,7 +589,7 @@ func (g *Model) run(ids []int, hidden *[][]float32, logits bool) ([]float32, err
 		sc := &g.sc
 		for r0 := 0; r0 < n; r0 += sc.logitRows {
 			r := min(sc.logitRows, n-r0)
-			if err := apply(s, g.head, sc.logits.Ptr, sc.normed.Float(r0*d), r); err != nil {
+			if err := g.apply(s, &g.head, sc.logits.Ptr, sc.normed.Float(r0*d), r); err != nil {
 				return err
 			}
 			if err := s.CopyFloatsOut(out[r0*V:(r0+r)*V], sc.logits, 0); err != nil {

@@ -26,24 +26,51 @@ status=0
 (cd kernels/cuda && "../../$bin/cuda.test" -test.v -test.count=1) 2>&1 | tee "$res/tests.txt" || status=1
 (cd runtime/gpu && "../../$bin/gpu.test" -test.v -test.count=1) 2>&1 | tee -a "$res/tests.txt" || status=1
 hq() { "$bin/hyquant" eval --model models/nemotron-h-mini --json "$@" 2>>"$res/eval.err" || { status=1; tail -3 "$res/eval.err"; }; }
+q4km=runtime/testdata/nemotron-h-mini.Q4_K_M.gguf # llama-quantize's file of the mini
 hq --device cuda >"$res/eval_cuda_1024.json"
 hq --device cuda --seq-len 512 >"$res/eval_cuda_512.json"
 hq --device cuda --cuda-math tf32 >"$res/eval_cuda_tf32_1024.json"
+hq --device cuda --cuda-math bf16 >"$res/eval_cuda_bf16_1024.json"
 hq --device cpu --max-windows 32 >"$res/eval_cpu_1024_32.json"
+hq --device cpu --model $q4km >"$res/eval_cpu_q4km_1024.json"
+hq --device cuda --model $q4km >"$res/eval_cuda_q4km_1024.json"
+hq --device cuda --model $q4km --cuda-math bf16 >"$res/eval_cuda_q4km_bf16_1024.json"
+# The 8B shape (BIG=1): synthetic weights from the real config, windows of
+# 2048; bf16 and TF32 on the bf16 checkpoint, and llama.cpp's Q4_K_M recipe
+# quantised by hyquant (packed on the device, bf16 products).
+if [ -n "${BIG:-}" ]; then
+	big=${BIG_DIR:-/tmp/hyquant-8b}
+	[ -f "$big/model.safetensors.index.json" ] || "$bin/hyquant" synth --config models/nemotron-h-8b-base-8k/config.json --out "$big" >"$res/synth.txt" 2>&1 || status=1
+	hq8() { hq --model "$@" --device cuda --seq-len 2048 --max-windows 32; }
+	hq8 "$big" --weights mapped --cuda-math bf16 >"$res/eval_8b_bf16_2048.json"
+	hq8 "$big" --weights mapped --cuda-math tf32 >"$res/eval_8b_tf32_2048.json"
+	[ -f "$big-q4km/config.json" ] || { "$bin/hyquant" quantize --model "$big" --plan llama-q4_k_m --out "$big-q4km" >"$res/quantize_8b.txt" 2>&1 || status=1; }
+	hq8 "$big-q4km" --cuda-math bf16 >"$res/eval_8b_q4km_bf16_2048.json"
+fi
 python3 - "$res" <<'PY'
 import json, sys, os
 res = sys.argv[1]
-print("\n| run | windows x seq | ppl | reference | rel. diff | seconds | tokens/s |")
-print("|---|---|---|---|---|---|---|")
-for f, ref in (("eval_cuda_1024.json", 157.4956), ("eval_cuda_512.json", 159.9367), ("eval_cuda_tf32_1024.json", 157.4956), ("eval_cpu_1024_32.json", None)):
-    p = os.path.join(res, f)
+def load(f):
     try:
-        r = json.load(open(p))
+        return json.load(open(os.path.join(res, f)))
     except Exception as e:
-        print(f"| {f} | failed: {e} | | | | | |"); continue
+        return e
+cpu_q4km = load("eval_cpu_q4km_1024.json")
+q4km_ref = cpu_q4km["ppl"] if isinstance(cpu_q4km, dict) else None
+print("\n| run | windows x seq | ppl | reference | rel. diff | seconds | tokens/s | device memory | weights on the device |")
+print("|---|---|---|---|---|---|---|---|---|")
+for f, ref in (("eval_cuda_1024.json", 157.4956), ("eval_cuda_512.json", 159.9367), ("eval_cuda_tf32_1024.json", 157.4956), ("eval_cuda_bf16_1024.json", 157.4956),
+               ("eval_cpu_1024_32.json", None), ("eval_cpu_q4km_1024.json", None), ("eval_cuda_q4km_1024.json", q4km_ref), ("eval_cuda_q4km_bf16_1024.json", q4km_ref),
+               ("eval_8b_bf16_2048.json", None), ("eval_8b_tf32_2048.json", None), ("eval_8b_q4km_bf16_2048.json", None)):
+    r = load(f)
+    if not isinstance(r, dict):
+        if f.startswith("eval_8b") and not os.path.exists(os.path.join(res, f)):
+            continue
+        print(f"| {f} | failed: {r} | | | | | | | |"); continue
     rel = f"{(r['ppl'] - ref) / ref:+.2e}" if ref else ""
     dev = f"{r['device']}, {r['cuda_math']}" if r.get("device") else f"cpu, {r['threads']} threads"
-    print(f"| {f[:-5]} ({dev}) | {r['windows']} x {r['seq_len']} | {r['ppl']:.6f} | {ref or ''} | {rel} | {r['seconds']:.3f} | {r['tokens_per_second']:.0f} |")
+    mem = f"{r['gpu_memory_used_bytes'] / 1e9:.1f} GB" if r.get("gpu_memory_used_bytes") else ""
+    print(f"| {f[:-5]} ({dev}) | {r['windows']} x {r['seq_len']} | {r['ppl']:.6f} | {ref or ''} | {rel} | {r['seconds']:.3f} | {r['tokens_per_second']:.0f} | {mem} | {r.get('gpu_weights', '')} |")
 PY
 grep -E "^(--- |ok|FAIL|PASS)|max \|diff\|" "$res/tests.txt" | sed 's/^/  /'
 exit $status
