@@ -84,13 +84,19 @@ func CompareContext(ctx context.Context, m, base *runtime.Model, ids []int, seqL
 	if err != nil {
 		return KLResult{}, err
 	}
+	r.finish(start, acc)
+	return r, nil
+}
+
+// finish computes the summary fields from the windows' losses and the
+// accumulated positions.
+func (r *KLResult) finish(start time.Time, acc *klAccumulator) {
 	r.Seconds = time.Since(start).Seconds()
 	r.TokensPerS = float64(r.Tokens) / r.Seconds
 	r.MeanNLL, r.MeanNLLBase = runtime.MeanNLL(r.WindowNLL), runtime.MeanNLL(r.WindowNLLBase)
 	r.PPL, r.PPLBase = math.Exp(r.MeanNLL), math.Exp(r.MeanNLLBase)
 	r.DeltaPPL, r.PPLRatio = r.PPL-r.PPLBase, r.PPL/r.PPLBase
 	r.KLStats = acc.stats()
-	return r, nil
 }
 
 // windowComparison is one window's per-position results, in order.

@@ -76,9 +76,14 @@ func PerplexityContext(ctx context.Context, m *runtime.Model, ids []int, seqLen,
 	if err != nil {
 		return Result{}, err
 	}
+	r.finish(start)
+	return r, nil
+}
+
+// finish computes the summary fields from the windows' losses.
+func (r *Result) finish(start time.Time) {
 	r.Seconds = time.Since(start).Seconds()
 	r.TokensPerS = float64(r.Tokens) / r.Seconds
 	r.MeanNLL = runtime.MeanNLL(r.WindowNLL)
 	r.PPL = math.Exp(r.MeanNLL)
-	return r, nil
 }
