@@ -30,6 +30,9 @@ type ApplyOptions struct {
 	// inputs each segment's projections see are replayed to the collector
 	// in segment order.
 	Workers int
+	// Runner, when set, runs the calibrated pass's blocks (a GPU) instead
+	// of the CPU runtime; Workers is then unused.
+	Runner NewRunner
 }
 
 // workers is how many calibration segments run at once.
@@ -160,6 +163,14 @@ type sequential struct {
 }
 
 func (s *sequential) run() error {
+	if s.opts.Runner != nil {
+		r, err := s.opts.Runner(s.model, s.opts.Segments)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return s.runOn(r)
+	}
 	segs := s.opts.Segments
 	hs := make([][]float32, len(segs))
 	for i, seg := range segs {
