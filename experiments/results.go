@@ -74,6 +74,9 @@ type RunResult struct {
 	DeltaPPL    float64 `json:"delta_ppl"` // PPL - baseline PPL
 	MeanNLL     float64 `json:"mean_nll"`
 	WallSeconds float64 `json:"wall_seconds"`
+	// Device is the accelerator that computed the run (its calibrated pass
+	// and evaluation; part of the hash), empty for the CPU.
+	Device string `json:"device,omitempty"`
 	// KLStats, with eval.kl, compare the run with the float model at every
 	// scored position (mean_kl, kl_p99, top1_agreement, ...; see
 	// eval.KLStats); absent without it. The baseline's are exact by

@@ -43,6 +43,21 @@ type Options struct {
 	// before its run is taken over (0: DefaultStaleAfter); heartbeats are
 	// refreshed every StaleAfter/10.
 	StaleAfter time.Duration
+	// Device, when set, computes the runs' calibrated passes and
+	// evaluations on an accelerator (cmd/hyquant: a CUDA GPU in fp32).
+	// Its Name is part of each run's hash, so records of the CPU and of a
+	// device are never mixed.
+	Device Device
+}
+
+// Device runs an experiment's heavy work on an accelerator.
+type Device interface {
+	// Name identifies the device and its arithmetic ("cuda fp32").
+	Name() string
+	Perplexity(ctx context.Context, m *runtime.Model, ids []int, seqLen, maxWindows int, progress eval.Progress) (eval.Result, error)
+	Compare(ctx context.Context, m, base *runtime.Model, ids []int, seqLen, maxWindows int, progress eval.Progress) (eval.KLResult, error)
+	// Calibration runs calib's calibrated pass there.
+	Calibration() calib.NewRunner
 }
 
 // ResultsFile is the name of the results inside the output directory.
@@ -421,9 +436,18 @@ func (e *executor) hash(rc RunConfig, p *plan.Plan) string {
 		Specs       map[string]quant.Spec
 		Tensors     map[string]quant.Spec `json:",omitempty"`
 		Rotation    *rotation.Options     `json:",omitempty"`
-	}{1, e.l.Files.Describe(), e.c.Eval, e.c.Calibration, e.c.LayerErrors, specs, tensors, rot})
+		Device      string                `json:",omitempty"`
+	}{1, e.l.Files.Describe(), e.c.Eval, e.c.Calibration, e.c.LayerErrors, specs, tensors, rot, e.deviceName()})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
+}
+
+// deviceName is the Device's name, empty for the CPU.
+func (e *executor) deviceName() string {
+	if e.o.Device == nil {
+		return ""
+	}
+	return e.o.Device.Name()
 }
 
 // tensorSpecs are the per-tensor specs of a plan whose tensors are not all
@@ -509,6 +533,9 @@ func (e *executor) quantize(run Run) (applied *calib.Applied, release func(), er
 	// quantises one category and is judged by its perplexity alone.
 	measure := e.c.LayerErrors && run.Kind == "plan"
 	opts := calib.ApplyOptions{MeasureErrors: measure, Context: e.ctx}
+	if e.o.Device != nil {
+		opts.Runner = e.o.Device.Calibration()
+	}
 	if measure || r.NeedsCalibration() {
 		if opts.Segments, err = e.calibration(); err != nil {
 			return nil, nil, err
@@ -563,12 +590,18 @@ func (e *executor) evaluate(rr *RunResult, m *runtime.Model, start time.Time) er
 	if err != nil {
 		return err
 	}
-	rr.WallSeconds = time.Since(start).Seconds()
+	rr.WallSeconds, rr.Device = time.Since(start).Seconds(), e.deviceName()
 	return checkFiniteRun(rr)
 }
 
 func (e *executor) perplexity(rr *RunResult, m *runtime.Model, show eval.Progress) error {
-	r, err := eval.PerplexityContext(e.ctx, m, e.ids, e.c.Eval.SeqLen, e.c.Eval.MaxWindows, show)
+	var r eval.Result
+	var err error
+	if e.o.Device != nil {
+		r, err = e.o.Device.Perplexity(e.ctx, m, e.ids, e.c.Eval.SeqLen, e.c.Eval.MaxWindows, show)
+	} else {
+		r, err = eval.PerplexityContext(e.ctx, m, e.ids, e.c.Eval.SeqLen, e.c.Eval.MaxWindows, show)
+	}
 	if err != nil {
 		return err
 	}
@@ -582,7 +615,13 @@ func (e *executor) perplexity(rr *RunResult, m *runtime.Model, show eval.Progres
 
 // compare evaluates m against the float model (the baseline run's model).
 func (e *executor) compare(rr *RunResult, m *runtime.Model, show eval.Progress) error {
-	r, err := eval.CompareContext(e.ctx, m, e.l.Model, e.ids, e.c.Eval.SeqLen, e.c.Eval.MaxWindows, show)
+	var r eval.KLResult
+	var err error
+	if e.o.Device != nil {
+		r, err = e.o.Device.Compare(e.ctx, m, e.l.Model, e.ids, e.c.Eval.SeqLen, e.c.Eval.MaxWindows, show)
+	} else {
+		r, err = eval.CompareContext(e.ctx, m, e.l.Model, e.ids, e.c.Eval.SeqLen, e.c.Eval.MaxWindows, show)
+	}
 	if err != nil {
 		return err
 	}

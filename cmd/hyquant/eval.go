@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -87,12 +88,22 @@ llama.cpp scores only the second half of each chunk (after a BOS; it stores
 the base log-probabilities in 16 bits and leaves vocabulary entries with
 log p_base <= -16 out of the sum); hyquant scores all seq_len-1 targets of
 each window, without either approximation, so the numbers are comparable in
-definition, not in positions.`,
+definition, not in positions.
+
+--device cuda runs the forward passes (and with --baseline both models and the
+comparison) on the first NVIDIA GPU, loaded at run time (no cgo; without a
+usable GPU it fails at once, naming what is missing). Packed formats stay
+packed there (hyquant's codes, Q8_0, Q4_K, Q5_K, Q6_K; others are dequantised
+on the host) and are dequantised for each product. --cuda-math picks the
+products: fp32 (the default: within 1e-5 of the CPU), tf32 (tensor cores), or
+bf16 (weights and product inputs rounded to bf16, fp32 accumulation; norms,
+scan, softmax and losses stay fp32).`,
 		Example: `  hyquant eval                                   # mini, full WikiText-2 test, seq_len 1024
   hyquant eval --seq-len 512 --max-windows 50 --json
   hyquant eval --model out/mini-seed --text notes.txt
   hyquant eval --model nemotron-h-mini.Q4_K_M.gguf   # a file llama-quantize wrote
-  hyquant eval --model out/mini-seed --baseline nemotron-h-mini --max-windows 16   # KL against the float model`,
+  hyquant eval --model out/mini-seed --baseline nemotron-h-mini --max-windows 16   # KL against the float model
+  hyquant eval --model /data/Nemotron-H-8B-Base-8K --weights mapped --device cuda --cuda-math bf16 --seq-len 2048`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEval(cmd.OutOrStdout(), o)
@@ -108,7 +119,7 @@ definition, not in positions.`,
 	f.StringVar(&o.weights, "weights", "auto", "how float weights are held: auto, f32 (converted) or mapped (bf16 from the mapped file)")
 	f.StringVar(&o.baseline, "baseline", "", "compare with this model (directory, GGUF file or embedded name): KL divergence, top-1 agreement, both perplexities")
 	f.BoolVar(&o.asJSON, "json", false, "write JSON instead of text")
-	f.StringVar(&o.device, "device", "cpu", "where the forward pass runs: cpu, or cuda (the first NVIDIA GPU; weights held there as fp32)")
+	f.StringVar(&o.device, "device", "cpu", "where the forward pass runs: cpu, or cuda (the first NVIDIA GPU; see --cuda-math)")
 	f.StringVar(&o.cudaMath, "cuda-math", "fp32", "with --device cuda, the matrix products: fp32 (parity with the CPU), tf32 (tensor cores) or bf16 (weights and product inputs in bf16, fp32 accumulation)")
 	return cmd
 }
@@ -181,16 +192,11 @@ func (o evalOptions) check() error {
 	if err := limits.MaxWindows.Flag("max-windows", o.maxWindows); err != nil {
 		return err
 	}
-	switch o.device {
-	case "", "cpu", "cuda":
-	default:
-		return fmt.Errorf("--device %q is not cpu or cuda", o.device)
+	if err := checkDevice(o.device); err != nil {
+		return err
 	}
 	if _, err := gpu.ParseMath(o.cudaMath); err != nil {
 		return fmt.Errorf("--cuda-math: %w", err)
-	}
-	if o.device == "cuda" && o.baseline != "" {
-		return fmt.Errorf("--device cuda does not run --baseline comparisons yet (run them with --device cpu)")
 	}
 	return limits.Threads.Flag("threads", o.threads)
 }
@@ -233,7 +239,7 @@ func runEval(w io.Writer, o evalOptions) error {
 	defer l.Close()
 	ids := l.Tokenizer.Encode(body)
 	if o.baseline != "" {
-		return runCompare(w, o, mode, text, body, l, ids)
+		return runCompare(w, o, mode, text, body, l, ids, dev)
 	}
 
 	windows := len(eval.Windows(ids, o.seqLen, o.maxWindows))
@@ -245,8 +251,8 @@ func runEval(w io.Writer, o evalOptions) error {
 	var r eval.Result
 	var gpuRun cudaEval
 	if o.device == "cuda" {
-		math, _ := gpu.ParseMath(o.cudaMath)
-		r, gpuRun, err = perplexityCUDA(dev, l.Model, gpu.Options{Math: math}, ids, o.seqLen, o.maxWindows, report)
+		cm, _ := gpu.ParseMath(o.cudaMath)
+		r, gpuRun, err = perplexityCUDA(context.Background(), dev, l.Model, gpu.Options{Math: cm}, ids, o.seqLen, o.maxWindows, report)
 	} else {
 		r, err = eval.Perplexity(l.Model, ids, o.seqLen, o.maxWindows, report)
 	}
@@ -296,7 +302,7 @@ type evalKLJSON struct {
 
 // runCompare is eval --baseline: the model against the baseline on the
 // same windows.
-func runCompare(w io.Writer, o evalOptions, mode hqruntime.WeightMode, text datasets.Text, body string, l *hqruntime.Loaded, ids []int) error {
+func runCompare(w io.Writer, o evalOptions, mode hqruntime.WeightMode, text datasets.Text, body string, l *hqruntime.Loaded, ids []int, dev *cuda.Device) error {
 	b, err := hqruntime.OpenModel(o.baseline, mode)
 	if err != nil {
 		return fmt.Errorf("--baseline: %w", err)
@@ -308,18 +314,30 @@ func runCompare(w io.Writer, o evalOptions, mode hqruntime.WeightMode, text data
 	windows := len(eval.Windows(ids, o.seqLen, o.maxWindows))
 	bar := progress.New(windows, "compare", o.asJSON)
 	started := time.Now()
-	r, err := eval.Compare(l.Model, b.Model, ids, o.seqLen, o.maxWindows, func(done, total int) {
+	report := func(done, total int) {
 		bar.Set(done, fmt.Sprintf("compare %.0f tok/s", float64(done*o.seqLen)/time.Since(started).Seconds()))
-	})
+	}
+	var r eval.KLResult
+	var gpuRun cudaEval
+	if dev != nil {
+		cm, _ := gpu.ParseMath(o.cudaMath)
+		r, gpuRun, err = compareCUDA(context.Background(), dev, l.Model, b.Model, gpu.Options{Math: cm}, ids, o.seqLen, o.maxWindows, report)
+	} else {
+		r, err = eval.Compare(l.Model, b.Model, ids, o.seqLen, o.maxWindows, report)
+	}
 	bar.Finish()
 	if err != nil {
 		return err
 	}
 	out := evalKLJSON{
 		evalJSON: evalJSON{Model: l.Files.Describe(), Format: l.Format, Text: text.Name, PPL: r.PPL, MeanNLL: r.MeanNLL, Tokens: r.Tokens, TextTokens: r.TextTokens,
-			Windows: r.Windows, SeqLen: r.SeqLen, Seconds: r.Seconds, TokensPerS: r.TokensPerS, PeakRSS: sysinfo.PeakRSS(), Threads: runtime.GOMAXPROCS(0)},
+			Windows: r.Windows, SeqLen: r.SeqLen, Seconds: r.Seconds, TokensPerS: r.TokensPerS, PeakRSS: sysinfo.PeakRSS(), Threads: runtime.GOMAXPROCS(0),
+			Device: gpuRun.device, UploadS: gpuRun.uploadSeconds, GPUMemory: gpuRun.memoryUsed, GPUWeights: gpuRun.storage},
 		Baseline: b.Files.Describe(), BaselineFormat: b.Format, PPLBase: r.PPLBase, MeanNLLBase: r.MeanNLLBase, DeltaPPL: r.DeltaPPL, PPLRatio: r.PPLRatio,
 		KLStats: r.KLStats,
+	}
+	if out.Device != "" {
+		out.CUDAMath = o.cudaMath
 	}
 	if o.asJSON {
 		return writeJSON(w, out)
@@ -338,6 +356,11 @@ func printCompare(w io.Writer, out evalKLJSON) {
 	fmt.Fprintf(w, "Mean KL:      %.6f ± %.6f nats, KL(P_base || P_model)\n", out.MeanKL, out.MeanKLSE)
 	fmt.Fprintf(w, "KL quantiles: median %.6f, 90%% %.6f, 99%% %.6f, 99.9%% %.6f, max %.6f\n", out.KLMedian, out.KLP90, out.KLP99, out.KLP999, out.KLMax)
 	fmt.Fprintf(w, "Top-1 agree:  %.3f ± %.3f %%\n", 100*out.Top1Agreement, 100*out.Top1AgreementSE)
-	fmt.Fprintf(w, "Time:         %.1f s for %s tokens through both models, %.0f tokens/s on %d threads\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS, out.Threads)
+	if out.Device != "" {
+		fmt.Fprintf(w, "Device:       %s (both models; %s of device memory in use; %s products)\n", out.Device, units.Both(out.GPUMemory), out.CUDAMath)
+		fmt.Fprintf(w, "Time:         %.2f s for %s tokens through both models, %.0f tokens/s on the GPU\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS)
+	} else {
+		fmt.Fprintf(w, "Time:         %.1f s for %s tokens through both models, %.0f tokens/s on %d threads\n", out.Seconds, units.Commas(int64(out.Tokens)), out.TokensPerS, out.Threads)
+	}
 	fmt.Fprintf(w, "Peak memory:  %s resident\n", units.Both(out.PeakRSS))
 }

@@ -40,12 +40,16 @@ type calibOptions struct {
 	calib, imatrix   string
 	segments, length int
 	seed             int64
+	device           string
 }
 
 // check validates the calibration flags by the rules of the experiment
 // config's calibration fields.
 func (c calibOptions) check() error {
 	if err := limits.Segments.Flag("segments", c.segments); err != nil {
+		return err
+	}
+	if err := checkDevice(c.device); err != nil {
 		return err
 	}
 	return limits.Length.Flag("length", c.length)
@@ -57,6 +61,7 @@ func addCalibFlags(f *pflag.FlagSet, c *calibOptions) {
 	f.IntVar(&c.segments, "segments", eval.DefaultCalibration.Segments, "calibration segments")
 	f.IntVar(&c.length, "length", eval.DefaultCalibration.Length, "tokens per calibration segment")
 	f.Int64Var(&c.seed, "seed", eval.DefaultCalibration.Seed, "calibration sampling seed")
+	f.StringVar(&c.device, "device", "cpu", "where the calibrated pass runs: cpu, or cuda (the first NVIDIA GPU: the blocks' forward passes and the input statistics (XᵀX) there in fp32, the quantisers (GPTQ's factorisation) on the host)")
 }
 
 func newQuantizeCmd() *cobra.Command {
@@ -160,6 +165,11 @@ func quantize(w io.Writer, o quantizeOptions) error {
 	if err := checkQuantize(o, mf); err != nil {
 		return err
 	}
+	runner, closeDevice, err := calibRunner(o.device)
+	if err != nil {
+		return err
+	}
+	defer closeDevice()
 	p, err := plans.Load(o.planRef)
 	if err != nil {
 		return err
@@ -201,7 +211,13 @@ func quantize(w io.Writer, o quantizeOptions) error {
 	if r.NeedsCalibration() {
 		src = probe
 		defer src.Close()
-		l, err := hqruntime.OpenModel(o.model, hqruntime.WeightsFloat32)
+		// On the GPU the host model is never run: keep its weights mapped
+		// (bf16 as stored) rather than a float32 copy (32 GB for the 8B).
+		mode := hqruntime.WeightsFloat32
+		if runner != nil {
+			mode = hqruntime.WeightsMapped
+		}
+		l, err := hqruntime.OpenModel(o.model, mode)
 		if err != nil {
 			return err
 		}
@@ -218,7 +234,7 @@ func quantize(w io.Writer, o quantizeOptions) error {
 		if p.Rotation != nil {
 			float = hqruntime.NewCheckpointWeights(src, inv, hqruntime.WeightsFloat32)
 		}
-		applied, err := calib.Apply(mf.Config, float, r, calib.ApplyOptions{Segments: segs, Context: o.ctx, Progress: func(done, total int, name string) { bar.Set(done, "quantise") }})
+		applied, err := calib.Apply(mf.Config, float, r, calib.ApplyOptions{Segments: segs, Context: o.ctx, Runner: runner, Progress: func(done, total int, name string) { bar.Set(done, "quantise") }})
 		bar.Finish()
 		if err != nil {
 			return err

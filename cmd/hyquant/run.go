@@ -17,12 +17,13 @@ import (
 	"github.com/hyquant/hyquant/experiments"
 	"github.com/hyquant/hyquant/internal/table"
 	"github.com/hyquant/hyquant/internal/units"
+	"github.com/hyquant/hyquant/kernels/cuda"
 	"github.com/hyquant/hyquant/reports"
 )
 
 func newRunCmd() *cobra.Command {
 	var force, quiet bool
-	var shard string
+	var shard, device string
 	var staleAfter time.Duration
 	cmd := &cobra.Command{
 		Use:   "run <experiment.yaml>",
@@ -72,12 +73,24 @@ and 'hyquant report <dir>' merges the records at any time.`,
 			if staleAfter < time.Second {
 				return fmt.Errorf("--claim-timeout %v: want at least 1s", staleAfter)
 			}
+			if err := checkDevice(device); err != nil {
+				return err
+			}
+			if device == "cuda" { // before anything is loaded: no GPU fails at once
+				dev, err := cuda.Open(0)
+				if err != nil {
+					return fmt.Errorf("--device cuda: %w", err)
+				}
+				defer dev.Close()
+				o.Device = cudaDevice{dev}
+			}
 			return runExperiment(cmd.OutOrStdout(), args[0], o)
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "recompute runs already recorded; replace the results of another identity (not with --shard)")
 	cmd.Flags().BoolVar(&quiet, "quiet", false, "no progress bars")
 	cmd.Flags().StringVar(&shard, "shard", "", "compute only shard i of n (i/n, numbered from 1) of the runs, beside other processes")
+	cmd.Flags().StringVar(&device, "device", "cpu", "where calibrated passes and evaluations run: cpu, or cuda (the first NVIDIA GPU, fp32 products; recorded with each run and part of its hash, so CPU and GPU records are never mixed)")
 	cmd.Flags().DurationVar(&staleAfter, "claim-timeout", experiments.DefaultStaleAfter, "take over another process's run claim whose heartbeat is older than this")
 	return cmd
 }

@@ -352,13 +352,7 @@ func (s *Stream) CopyFloatsOut(dst []float32, b Buffer, off int) error {
 	if len(dst) == 0 {
 		return nil
 	}
-	if 4*(off+len(dst)) > b.Bytes {
-		return fmt.Errorf("cuda: copy of %d floats at %d out of a buffer of %d bytes", len(dst), off, b.Bytes)
-	}
-	if err := s.Sync(); err != nil {
-		return err
-	}
-	return check("cuMemcpyDtoH", cuMemcpyDtoH(unsafe.Pointer(&dst[0]), b.Float(off), uint64(4*len(dst))))
+	return s.copyOut(unsafe.Pointer(&dst[0]), b, 4*off, 4*len(dst), "floats")
 }
 
 // CopyFloat64sOut waits for the stream and copies len(dst) float64s from b.
@@ -366,13 +360,27 @@ func (s *Stream) CopyFloat64sOut(dst []float64, b Buffer) error {
 	if len(dst) == 0 {
 		return nil
 	}
-	if 8*len(dst) > b.Bytes {
-		return fmt.Errorf("cuda: copy of %d float64s out of a buffer of %d bytes", len(dst), b.Bytes)
+	return s.copyOut(unsafe.Pointer(&dst[0]), b, 0, 8*len(dst), "float64s")
+}
+
+// CopyInt32sOut waits for the stream and copies len(dst) int32s from b.
+func (s *Stream) CopyInt32sOut(dst []int32, b Buffer) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	return s.copyOut(unsafe.Pointer(&dst[0]), b, 0, 4*len(dst), "int32s")
+}
+
+// copyOut waits for the stream and copies n bytes of b from byte off to
+// host memory at dst.
+func (s *Stream) copyOut(dst unsafe.Pointer, b Buffer, off, n int, what string) error {
+	if off < 0 || off+n > b.Bytes {
+		return fmt.Errorf("cuda: copy of %d bytes (%s) at byte %d out of a buffer of %d bytes", n, what, off, b.Bytes)
 	}
 	if err := s.Sync(); err != nil {
 		return err
 	}
-	return check("cuMemcpyDtoH", cuMemcpyDtoH(unsafe.Pointer(&dst[0]), b.Ptr, uint64(8*len(dst))))
+	return check("cuMemcpyDtoH", cuMemcpyDtoH(dst, b.Ptr+uint64(off), uint64(n)))
 }
 
 // Copy copies bytes between device buffers on the stream.

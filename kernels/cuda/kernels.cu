@@ -24,9 +24,24 @@ struct MaxOp {
   __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
 };
 
+// The best logit of a row and its index (the lowest index among equal
+// values), for argmax reductions.
+struct ArgMax {
+  float v;
+  int i;
+};
+struct ArgMaxOp {
+  __device__ __forceinline__ ArgMax operator()(ArgMax a, ArgMax b) const { return (b.v > a.v || (b.v == a.v && b.i < a.i)) ? b : a; }
+};
+
+__device__ __forceinline__ float shfl_xor(float v, int o) { return __shfl_xor_sync(FULL, v, o); }
+__device__ __forceinline__ double shfl_xor(double v, int o) { return __shfl_xor_sync(FULL, v, o); }
+__device__ __forceinline__ int shfl_xor(int v, int o) { return __shfl_xor_sync(FULL, v, o); }
+__device__ __forceinline__ ArgMax shfl_xor(ArgMax v, int o) { return ArgMax{shfl_xor(v.v, o), shfl_xor(v.i, o)}; }
+
 template <typename T, typename Op>
 __device__ __forceinline__ T warp_reduce(T v, Op op) {
-  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(FULL, v, o));
+  for (int o = 16; o > 0; o >>= 1) v = op(v, shfl_xor(v, o));
   return v;
 }
 
@@ -343,6 +358,88 @@ extern "C" __global__ void nll_rows(double* out, const float* logits, const int*
     int t = targets[r];
     out[r] = t >= 0 ? (double)m + log(s) - (double)x[t] : 0.0;
   }
+}
+
+// eval.CompareContext's per-position comparison of two logits rows (the
+// model's x, the baseline's b), one block per row: out[3r] = KL(P_b ||
+// P_x) in double (exp in double, as eval's compareRows), out[3r+1] and
+// out[3r+2] the next-token losses of x and b (as nll_rows), tops[2r] and
+// tops[2r+1] the argmax tokens of x and b (lowest index on ties); bad[r]
+// = 1 when a logit of either row is not finite (the rest is then 0).
+extern "C" __global__ void compare_rows(double* out, int* tops, int* bad, const float* lx, const float* lb, const int* targets, int rows, int V) {
+  int r = blockIdx.x;
+  if (r >= rows) return;
+  const float* x = lx + (long long)r * V;
+  const float* b = lb + (long long)r * V;
+  ArgMax ax{-INFINITY, V}, ab{-INFINITY, V};
+  int nonfinite = 0;
+  for (int j = threadIdx.x; j < V; j += blockDim.x) {
+    float xv = x[j], bv = b[j];
+    if (!isfinite(xv) || !isfinite(bv)) nonfinite = 1;
+    ax = ArgMaxOp()(ax, ArgMax{xv, j});
+    ab = ArgMaxOp()(ab, ArgMax{bv, j});
+  }
+  ax = block_reduce(ax, ArgMaxOp(), ArgMax{-INFINITY, V});
+  ab = block_reduce(ab, ArgMaxOp(), ArgMax{-INFINITY, V});
+  nonfinite = block_reduce(nonfinite, SumOp(), 0);
+  if (nonfinite) {
+    if (threadIdx.x == 0) {
+      bad[r] = 1;
+      out[3 * r] = out[3 * r + 1] = out[3 * r + 2] = 0.0;
+      tops[2 * r] = tops[2 * r + 1] = 0;
+    }
+    return;
+  }
+  double mx = ax.v, mb = ab.v, sx = 0, sb = 0, fx = 0, fb = 0;
+  for (int j = threadIdx.x; j < V; j += blockDim.x) {
+    sx += exp((double)x[j] - mx);
+    sb += exp((double)b[j] - mb);
+    fx += (double)expf(x[j] - ax.v);
+    fb += (double)expf(b[j] - ab.v);
+  }
+  sx = block_sum_d(sx);
+  sb = block_sum_d(sb);
+  fx = block_sum_d(fx);
+  fb = block_sum_d(fb);
+  double c = (mb + log(sb)) - (mx + log(sx));
+  double kl = 0;
+  for (int j = threadIdx.x; j < V; j += blockDim.x) {
+    double bj = b[j];
+    kl += exp(bj - mb) / sb * ((bj - (double)x[j]) - c);
+  }
+  kl = block_sum_d(kl);
+  if (threadIdx.x == 0) {
+    int t = targets[r];
+    bad[r] = 0;
+    out[3 * r] = kl;
+    out[3 * r + 1] = t >= 0 ? (double)ax.v + log(fx) - (double)x[t] : 0.0;
+    out[3 * r + 2] = t >= 0 ? (double)ab.v + log(fb) - (double)b[t] : 0.0;
+    tops[2 * r] = ax.i;
+    tops[2 * r + 1] = ab.i;
+  }
+}
+
+// Calibration statistics (quant/calib's Collector): acc += g, a float
+// gram added into float64 sums.
+extern "C" __global__ void add_f64(double* acc, const float* g, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    acc[i] += (double)g[i];
+}
+
+// Per-column sums (float64, in row order) and absolute maxima of rows×cols
+// inputs, added to sum and absmax; one thread per column.
+extern "C" __global__ void column_stats(double* sum, float* absmax, const float* x, int rows, int cols) {
+  int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= cols) return;
+  double s = sum[j];
+  float m = absmax[j];
+  for (int r = 0; r < rows; r++) {
+    float v = x[(long long)r * cols + j];
+    s += (double)v;
+    m = fmaxf(m, fabsf(v));
+  }
+  sum[j] = s;
+  absmax[j] = m;
 }
 
 #include "formats.cuh"

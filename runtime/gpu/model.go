@@ -36,6 +36,10 @@ type Model struct {
 	opts Options
 	sc   scratch
 
+	// observe, when set, sees every product's input before the product
+	// (a calibration Pass).
+	observe func(s *cuda.Stream, l *linear, x uint64, rows int) error
+
 	// ScanPerChannel selects the simpler selective-scan kernel (one warp
 	// per channel) over the default four-channel one, for comparisons.
 	ScanPerChannel bool
@@ -338,12 +342,58 @@ func (g *Model) forward(s *cuda.Stream, ids []int, batch, n int, hook func(layer
 	if err := g.ensure(s, batch, n); err != nil {
 		return err
 	}
-	if err := s.SetTF32(g.opts.Math != MathFP32); err != nil { // attention's products and fp32 weights' products
+	if err := g.setMath(s); err != nil {
 		return err
 	}
-	c := g.Config
-	sc := &g.sc
+	if err := g.embedIDs(s, ids, batch*n); err != nil {
+		return err
+	}
+	for i := range g.blocks {
+		if hook != nil {
+			if err := hook(i); err != nil {
+				return err
+			}
+		}
+		if err := g.runBlock(s, i, batch, n); err != nil {
+			return err
+		}
+	}
+	if hook != nil {
+		return hook(len(g.blocks))
+	}
+	return nil
+}
+
+// runBlock is RunBlock: block i over the batch in sc.h, in place.
+func (g *Model) runBlock(s *cuda.Stream, i, batch, n int) error {
+	c, sc := g.Config, &g.sc
 	rows, d := batch*n, c.HiddenSize
+	b := &g.blocks[i]
+	if err := s.Launch("rmsnorm", rows, threads, 0, cuda.P(sc.normed.Ptr), cuda.P(sc.h.Ptr), cuda.P(b.norm.Ptr), cuda.I(rows), cuda.I(d), cuda.F64(c.NormEps)); err != nil {
+		return err
+	}
+	var err error
+	switch {
+	case b.mamba != nil:
+		err = g.mamba(s, b, batch, n)
+	case b.mlp != nil:
+		err = g.mlpForward(s, b, rows)
+	case b.attn != nil:
+		err = g.attention(s, b, batch, n)
+	}
+	if err != nil {
+		return fmt.Errorf("block %d: %w", i, err)
+	}
+	return s.Launch("add_inplace", min(blocksFor(rows*d), 65535), threads, 0, cuda.P(sc.h.Ptr), cuda.P(sc.mix.Ptr), cuda.I64(rows*d))
+}
+
+// setMath sets cuBLAS's fp32 products to the model's math: TF32 for
+// MathTF32, and for MathBF16's attention products.
+func (g *Model) setMath(s *cuda.Stream) error { return s.SetTF32(g.opts.Math != MathFP32) }
+
+// embedIDs writes the embeddings of ids[:rows] into sc.h.
+func (g *Model) embedIDs(s *cuda.Stream, ids []int, rows int) error {
+	c, sc := g.Config, &g.sc
 	ids32 := make([]int32, rows)
 	for i, id := range ids[:rows] {
 		if id < 0 || id >= c.VocabSize {
@@ -354,39 +404,7 @@ func (g *Model) forward(s *cuda.Stream, ids []int, batch, n int, hook func(layer
 	if err := s.CopyInt32sIn(sc.ids, 0, ids32); err != nil {
 		return err
 	}
-	if err := s.Launch("embed_rows", rows, threads, 0, cuda.P(sc.h.Ptr), cuda.P(g.embed.Ptr), cuda.P(sc.ids.Ptr), cuda.I(rows), cuda.I(d)); err != nil {
-		return err
-	}
-	for i := range g.blocks {
-		if hook != nil {
-			if err := hook(i); err != nil {
-				return err
-			}
-		}
-		b := &g.blocks[i]
-		if err := s.Launch("rmsnorm", rows, threads, 0, cuda.P(sc.normed.Ptr), cuda.P(sc.h.Ptr), cuda.P(b.norm.Ptr), cuda.I(rows), cuda.I(d), cuda.F64(c.NormEps)); err != nil {
-			return err
-		}
-		var err error
-		switch {
-		case b.mamba != nil:
-			err = g.mamba(s, b, batch, n)
-		case b.mlp != nil:
-			err = g.mlpForward(s, b, rows)
-		case b.attn != nil:
-			err = g.attention(s, b, batch, n)
-		}
-		if err != nil {
-			return fmt.Errorf("block %d: %w", i, err)
-		}
-		if err := s.Launch("add_inplace", min(blocksFor(rows*d), 65535), threads, 0, cuda.P(sc.h.Ptr), cuda.P(sc.mix.Ptr), cuda.I64(rows*d)); err != nil {
-			return err
-		}
-	}
-	if hook != nil {
-		return hook(len(g.blocks))
-	}
-	return nil
+	return s.Launch("embed_rows", rows, threads, 0, cuda.P(sc.h.Ptr), cuda.P(g.embed.Ptr), cuda.P(sc.ids.Ptr), cuda.I(rows), cuda.I(c.HiddenSize))
 }
 
 // mamba is Mamba2Mixer.forward.
@@ -493,19 +511,15 @@ func (g *Model) NLL(windows [][]int) ([][]float64, error) {
 	if len(windows) == 0 {
 		return nil, nil
 	}
-	n := len(windows[0])
-	ids := make([]int, 0, len(windows)*n)
-	for _, w := range windows {
-		if len(w) != n {
-			return nil, fmt.Errorf("gpu: windows of %d and %d tokens in one batch", n, len(w))
-		}
-		ids = append(ids, w...)
+	ids, n, err := flatten(windows)
+	if err != nil {
+		return nil, err
 	}
 	batch := len(windows)
 	rows := batch * n
 	V := g.Config.VocabSize
 	flat := make([]float64, rows)
-	err := g.Dev.Run(func(s *cuda.Stream) error {
+	err = g.Dev.Run(func(s *cuda.Stream) error {
 		if err := g.forward(s, ids, batch, n, nil); err != nil {
 			return err
 		}
@@ -513,15 +527,7 @@ func (g *Model) NLL(windows [][]int) ([][]float64, error) {
 			return err
 		}
 		sc := &g.sc
-		targets := make([]int32, rows)
-		for r := range targets {
-			if r%n == n-1 {
-				targets[r] = -1
-			} else {
-				targets[r] = int32(ids[r+1])
-			}
-		}
-		if err := s.CopyInt32sIn(sc.targets, 0, targets); err != nil {
+		if err := s.CopyInt32sIn(sc.targets, 0, nextTargets(ids, n)); err != nil {
 			return err
 		}
 		d := g.Config.HiddenSize

@@ -8,6 +8,7 @@ import (
 	"github.com/hyquant/hyquant/kernels"
 	"github.com/hyquant/hyquant/kernels/cuda"
 	"github.com/hyquant/hyquant/kernels/ggml"
+	"github.com/hyquant/hyquant/runtime"
 )
 
 // Math is the arithmetic of the matrix products on the device.
@@ -292,8 +293,12 @@ func (g *Model) weight(s *cuda.Stream, l *linear) (uint64, error) {
 	if sc.decoded == l {
 		return sc.wbuf.Ptr, nil
 	}
-	if need := l.out * l.in * want.elemBytes(); need > sc.wbuf.Bytes {
-		return 0, fmt.Errorf("gpu: a %d×%d matrix needs %d bytes of decoding scratch, %d allocated", l.out, l.in, need, sc.wbuf.Bytes)
+	if need := l.out * l.in * want.elemBytes(); need > sc.wbuf.Bytes { // a replaced linear needs more
+		s.Free(sc.wbuf)
+		var err error
+		if sc.wbuf, err = s.Alloc(need); err != nil {
+			return 0, err
+		}
 	}
 	if err := decode(s, l, want, sc.wbuf.Ptr); err != nil {
 		return 0, err
@@ -304,6 +309,11 @@ func (g *Model) weight(s *cuda.Stream, l *linear) (uint64, error) {
 
 // apply is a Linear on the device: y = x·Wᵀ (+ bias), x and y fp32 rows.
 func (g *Model) apply(s *cuda.Stream, l *linear, y, x uint64, rows int) error {
+	if g.observe != nil {
+		if err := g.observe(s, l, x, rows); err != nil {
+			return err
+		}
+	}
 	w, err := g.weight(s, l)
 	if err != nil {
 		return err
@@ -356,4 +366,82 @@ func (g *Model) Storage() string {
 		parts[i] = fmt.Sprintf("%s ×%d", k, count[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// linearsByName maps m's projection names (runtime.LinearSlot) to their
+// device copies; m is the model g was uploaded from.
+func (g *Model) linearsByName(m *runtime.Model) map[string]*linear {
+	out := map[string]*linear{}
+	for _, sl := range m.Linears() {
+		if sl.Layer < 0 {
+			out[sl.Name] = &g.head
+			continue
+		}
+		for i, b := range m.Blocks {
+			gb := &g.blocks[i]
+			var pairs []struct {
+				src *kernels.Linear
+				dst *linear
+			}
+			add := func(src *kernels.Linear, dst *linear) {
+				pairs = append(pairs, struct {
+					src *kernels.Linear
+					dst *linear
+				}{src, dst})
+			}
+			switch {
+			case b.Mamba != nil:
+				add(&b.Mamba.InProj, &gb.inProj)
+				add(&b.Mamba.OutProj, &gb.outProj)
+			case b.MLP != nil:
+				add(&b.MLP.Up, &gb.up)
+				add(&b.MLP.Down, &gb.down)
+			case b.Attention != nil:
+				add(&b.Attention.Q, &gb.q)
+				add(&b.Attention.K, &gb.k)
+				add(&b.Attention.V, &gb.v)
+				add(&b.Attention.O, &gb.o)
+			}
+			for _, p := range pairs {
+				if p.src == sl.Ptr {
+					out[sl.Name] = p.dst
+				}
+			}
+		}
+	}
+	return out
+}
+
+// replace uploads l in place of dst (same shape) and frees dst's buffers.
+func (g *Model) replace(dst *linear, l kernels.Linear) error {
+	if l.Out() != dst.out || l.In() != dst.in {
+		return fmt.Errorf("gpu: replacing a %d×%d projection with a %d×%d one", dst.out, dst.in, l.Out(), l.In())
+	}
+	return g.Dev.Run(func(s *cuda.Stream) error {
+		u := &uploader{g: g, s: s}
+		r, err := u.linear(l)
+		if err != nil {
+			return err
+		}
+		old := map[uint64]bool{}
+		for _, b := range []cuda.Buffer{dst.w, dst.b, dst.scales, dst.zeros} {
+			if b.Ptr != 0 {
+				old[b.Ptr] = true
+				g.WeightBytes -= int64(b.Bytes)
+				s.Free(b)
+			}
+		}
+		kept := g.bufs[:0]
+		for _, b := range g.bufs {
+			if !old[b.Ptr] {
+				kept = append(kept, b)
+			}
+		}
+		g.bufs = kept
+		*dst = r
+		if g.sc.decoded == dst {
+			g.sc.decoded = nil
+		}
+		return nil
+	})
 }

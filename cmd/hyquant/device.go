@@ -1,0 +1,32 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/hyquant/hyquant/kernels/cuda"
+	"github.com/hyquant/hyquant/quant/calib"
+)
+
+// checkDevice validates a --device flag.
+func checkDevice(device string) error {
+	switch device {
+	case "", "cpu", "cuda":
+		return nil
+	}
+	return fmt.Errorf("--device %q is not cpu or cuda", device)
+}
+
+// calibRunner opens the GPU for --device cuda (at once, so a missing GPU
+// fails before any work) and returns the calibrated pass's runner on it,
+// fp32 products (the statistics GPTQ factorises should carry no TF32 or
+// bf16 rounding), and the device's close; for cpu it returns nils.
+func calibRunner(device string) (calib.NewRunner, func(), error) {
+	if device != "cuda" {
+		return nil, func() {}, nil
+	}
+	dev, err := cuda.Open(0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--device cuda: %w", err)
+	}
+	return cudaDevice{dev}.Calibration(), dev.Close, nil
+}
