@@ -48,13 +48,12 @@ func batches(ctx context.Context, windows [][]int, batch int, progress Progress,
 // a time: the same windows and the same per-window means, taken on the host
 // in the CPU's order.
 func PerplexityBatches(ctx context.Context, nll BatchNLL, batch int, ids []int, seqLen, maxWindows int, progress Progress) (Result, error) {
-	windows := Windows(ids, seqLen, maxWindows)
-	if len(windows) == 0 {
-		return Result{}, fmt.Errorf("the text has %d tokens, fewer than one window of %d", len(ids), seqLen)
+	windows, r, err := startPerplexity(ids, seqLen, maxWindows)
+	if err != nil {
+		return Result{}, err
 	}
 	start := time.Now()
-	r := Result{TextTokens: len(ids), Windows: len(windows), SeqLen: seqLen, Tokens: len(windows) * seqLen, WindowNLL: make([]float64, len(windows))}
-	err := batches(ctx, windows, batch, progress, func(i int, ws [][]int) error {
+	err = batches(ctx, windows, batch, progress, func(i int, ws [][]int) error {
 		out, err := nll(ws)
 		if err != nil {
 			return err
@@ -74,15 +73,12 @@ func PerplexityBatches(ctx context.Context, nll BatchNLL, batch int, ids []int, 
 // CompareBatches is CompareContext over a BatchCompare, batch windows at a
 // time, the positions folded into the statistics in window order.
 func CompareBatches(ctx context.Context, compare BatchCompare, batch int, ids []int, seqLen, maxWindows int, progress Progress) (KLResult, error) {
-	windows := Windows(ids, seqLen, maxWindows)
-	if len(windows) == 0 {
-		return KLResult{}, fmt.Errorf("the text has %d tokens, fewer than one window of %d", len(ids), seqLen)
+	windows, r, acc, err := startCompare(ids, seqLen, maxWindows)
+	if err != nil {
+		return KLResult{}, err
 	}
 	start := time.Now()
-	r := KLResult{TextTokens: len(ids), Windows: len(windows), SeqLen: seqLen, Tokens: len(windows) * seqLen,
-		WindowNLL: make([]float64, len(windows)), WindowNLLBase: make([]float64, len(windows))}
-	acc := &klAccumulator{values: make([]float64, 0, len(windows)*(seqLen-1))}
-	err := batches(ctx, windows, batch, progress, func(i int, ws [][]int) error {
+	err = batches(ctx, windows, batch, progress, func(i int, ws [][]int) error {
 		out, err := compare(ws)
 		if err != nil {
 			return err

@@ -53,14 +53,11 @@ func CompareContext(ctx context.Context, m, base *runtime.Model, ids []int, seqL
 	if v, vb := m.Config.VocabSize, base.Config.VocabSize; v != vb {
 		return KLResult{}, fmt.Errorf("the model has a vocabulary of %d tokens and the baseline %d: they cannot be compared", v, vb)
 	}
-	windows := Windows(ids, seqLen, maxWindows)
-	if len(windows) == 0 {
-		return KLResult{}, fmt.Errorf("the text has %d tokens, fewer than one window of %d", len(ids), seqLen)
+	windows, r, acc, err := startCompare(ids, seqLen, maxWindows)
+	if err != nil {
+		return KLResult{}, err
 	}
 	start := time.Now()
-	r := KLResult{TextTokens: len(ids), Windows: len(windows), SeqLen: seqLen, Tokens: len(windows) * seqLen,
-		WindowNLL: make([]float64, len(windows)), WindowNLLBase: make([]float64, len(windows))}
-	acc := &klAccumulator{values: make([]float64, 0, len(windows)*(seqLen-1))}
 	perWindow := max(WindowBytes(m.Config, seqLen, true), WindowBytes(base.Config, seqLen, true))
 	w := firstOptions(opts).workers(len(windows), perWindow, m, base)
 	// Each window's positions wait here until every earlier window is
@@ -72,7 +69,7 @@ func CompareContext(ctx context.Context, m, base *runtime.Model, ids []int, seqL
 		}
 		pending[i] = nil
 	}}
-	err := forWindows(ctx, len(windows), w, func(i int) error {
+	err = forWindows(ctx, len(windows), w, func(i int) error {
 		wc, err := compareWindow(m, base, windows[i])
 		if err != nil {
 			return err
@@ -86,6 +83,18 @@ func CompareContext(ctx context.Context, m, base *runtime.Model, ids []int, seqL
 	}
 	r.finish(start, acc)
 	return r, nil
+}
+
+// startCompare cuts the windows and sets up a comparison's result and
+// accumulator.
+func startCompare(ids []int, seqLen, maxWindows int) ([][]int, KLResult, *klAccumulator, error) {
+	windows := Windows(ids, seqLen, maxWindows)
+	if len(windows) == 0 {
+		return nil, KLResult{}, nil, fmt.Errorf("the text has %d tokens, fewer than one window of %d", len(ids), seqLen)
+	}
+	r := KLResult{TextTokens: len(ids), Windows: len(windows), SeqLen: seqLen, Tokens: len(windows) * seqLen,
+		WindowNLL: make([]float64, len(windows)), WindowNLLBase: make([]float64, len(windows))}
+	return windows, r, &klAccumulator{values: make([]float64, 0, len(windows)*(seqLen-1))}, nil
 }
 
 // finish computes the summary fields from the windows' losses and the

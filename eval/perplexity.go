@@ -57,15 +57,13 @@ func Perplexity(m *runtime.Model, ids []int, seqLen, maxWindows int, progress Pr
 // the memory budget and the number of windows); progress is called from
 // one goroutine with the number of windows finished.
 func PerplexityContext(ctx context.Context, m *runtime.Model, ids []int, seqLen, maxWindows int, progress Progress, opts ...Options) (Result, error) {
-	windows := Windows(ids, seqLen, maxWindows)
-	if len(windows) == 0 {
-		return Result{}, fmt.Errorf("the text has %d tokens, fewer than one window of %d", len(ids), seqLen)
+	windows, r, err := startPerplexity(ids, seqLen, maxWindows)
+	if err != nil {
+		return Result{}, err
 	}
 	start := time.Now()
-	r := Result{TextTokens: len(ids), Windows: len(windows), SeqLen: seqLen, Tokens: len(windows) * seqLen}
-	r.WindowNLL = make([]float64, len(windows))
 	w := firstOptions(opts).workers(len(windows), WindowBytes(m.Config, seqLen, false), m)
-	err := forWindows(ctx, len(windows), w, func(i int) error {
+	err = forWindows(ctx, len(windows), w, func(i int) error {
 		nll, err := m.NLL(windows[i])
 		if err != nil {
 			return err
@@ -78,6 +76,15 @@ func PerplexityContext(ctx context.Context, m *runtime.Model, ids []int, seqLen,
 	}
 	r.finish(start)
 	return r, nil
+}
+
+// startPerplexity cuts the windows and sets up their result.
+func startPerplexity(ids []int, seqLen, maxWindows int) ([][]int, Result, error) {
+	windows := Windows(ids, seqLen, maxWindows)
+	if len(windows) == 0 {
+		return nil, Result{}, fmt.Errorf("the text has %d tokens, fewer than one window of %d", len(ids), seqLen)
+	}
+	return windows, Result{TextTokens: len(ids), Windows: len(windows), SeqLen: seqLen, Tokens: len(windows) * seqLen, WindowNLL: make([]float64, len(windows))}, nil
 }
 
 // finish computes the summary fields from the windows' losses.

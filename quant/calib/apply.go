@@ -180,11 +180,7 @@ func (s *sequential) run() error {
 		}
 		hs[i] = h
 	}
-	slots := s.model.Linears()
-	byLayer := map[int][]runtime.LinearSlot{}
-	for _, sl := range slots {
-		byLayer[sl.Layer] = append(byLayer[sl.Layer], sl)
-	}
+	byLayer := slotsByLayer(s.model)
 	d := s.model.Config.HiddenSize
 	for i := range s.model.Blocks {
 		if err := s.opts.cancelled(); err != nil {
@@ -230,6 +226,15 @@ func (s *sequential) run() error {
 		}
 	}
 	return nil
+}
+
+// slotsByLayer groups a model's projections by layer (lm_head's is -1).
+func slotsByLayer(m *runtime.Model) map[int][]runtime.LinearSlot {
+	byLayer := map[int][]runtime.LinearSlot{}
+	for _, sl := range m.Linears() {
+		byLayer[sl.Layer] = append(byLayer[sl.Layer], sl)
+	}
+	return byLayer
 }
 
 func (s *sequential) pendingNames(group []runtime.LinearSlot) []string {

@@ -57,21 +57,7 @@ func TestApplyWorkersBitIdentical(t *testing.T) {
 	if len(one.Weights.Results) < 20 {
 		t.Fatalf("only %d tensors quantised", len(one.Weights.Results))
 	}
-	for name, q := range one.Weights.Results {
-		a, err := q.Dequantize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := three.Weights.Results[name].Dequantize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range a {
-			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-				t.Fatalf("%s differs at %d: %v with 1 worker, %v with 3", name, i, a[i], b[i])
-			}
-		}
-	}
+	sameResults(t, one, three, "with 1 worker", "with 3")
 	for name, s := range one.Weights.ActScales {
 		if three.Weights.ActScales[name] != s {
 			t.Errorf("activation scale of %s: %v with 1 worker, %v with 3", name, s, three.Weights.ActScales[name])
@@ -83,6 +69,31 @@ func TestApplyWorkersBitIdentical(t *testing.T) {
 	for i, e := range one.LayerErrors {
 		if three.LayerErrors[i] != e {
 			t.Errorf("layer error %s: %v with 1 worker, %v with 3", e.Name, e.RelError, three.LayerErrors[i].RelError)
+		}
+	}
+}
+
+// sameResults fails unless a and b quantised every tensor to the same
+// values, bit for bit (as and bs say how each was made).
+func sameResults(t *testing.T, a, b *calib.Applied, as, bs string) {
+	t.Helper()
+	for name, q := range a.Weights.Results {
+		x, err := q.Dequantize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := b.Weights.Results[name]
+		if other == nil {
+			t.Fatalf("%s quantised %s only", name, as)
+		}
+		y, err := other.Dequantize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range x {
+			if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
+				t.Fatalf("%s differs at %d: %v %s, %v %s", name, i, x[i], as, y[i], bs)
+			}
 		}
 	}
 }

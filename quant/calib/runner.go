@@ -30,10 +30,7 @@ type NewRunner func(m *runtime.Model, segs [][]int) (BlockRunner, error)
 
 // runOn is run with the blocks on a BlockRunner.
 func (s *sequential) runOn(r BlockRunner) error {
-	byLayer := map[int][]runtime.LinearSlot{}
-	for _, sl := range s.model.Linears() {
-		byLayer[sl.Layer] = append(byLayer[sl.Layer], sl)
-	}
+	byLayer := slotsByLayer(s.model)
 	layers := make([]int, 0, len(s.model.Blocks)+1)
 	for i := range s.model.Blocks {
 		layers = append(layers, i)

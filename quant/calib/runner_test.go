@@ -1,7 +1,6 @@
 package calib_test
 
 import (
-	"math"
 	"testing"
 
 	"github.com/hyquant/hyquant/datasets"
@@ -56,19 +55,5 @@ categories:
 	if len(want.Weights.Results) < 30 {
 		t.Fatalf("only %d tensors quantised", len(want.Weights.Results))
 	}
-	for name, q := range want.Weights.Results {
-		a, err := q.Dequantize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := got.Weights.Results[name].Dequantize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range a {
-			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-				t.Fatalf("%s differs at %d: %v from the built-in pass, %v through the runner", name, i, a[i], b[i])
-			}
-		}
-	}
+	sameResults(t, want, got, "from the built-in pass", "through the runner")
 }

@@ -264,11 +264,7 @@ func compareOnGolden(t *testing.T, m *runtime.Model, opts Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w, s := maxDiff(gpuLogits, cpuLogits); w > 1e-3 || math.IsNaN(w) {
-		t.Errorf("logits: max |diff| %.3g (max |logit| %.3g), tolerance 1e-3", w, s)
-	} else {
-		t.Logf("logits: max |diff| %.3g (max |logit| %.3g)", w, s)
-	}
+	checkLogits(t, gpuLogits, cpuLogits)
 	cpuNLL, err := m.NLL(ids)
 	if err != nil {
 		t.Fatal(err)

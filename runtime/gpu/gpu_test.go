@@ -103,11 +103,7 @@ func TestGPUParityGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w, s := maxDiff(gpuLogits, cpuLogits); w > 1e-3 || math.IsNaN(w) {
-		t.Errorf("logits: max |diff| %.3g (max |logit| %.3g), tolerance 1e-3", w, s)
-	} else {
-		t.Logf("logits: max |diff| %.3g (max |logit| %.3g)", w, s)
-	}
+	checkLogits(t, gpuLogits, cpuLogits)
 
 	cpuNLL, err := l.Model.NLL(ids)
 	if err != nil {
@@ -125,6 +121,16 @@ func kindOf(m *runtime.Model, i int) string {
 		return "output"
 	}
 	return m.Blocks[i].Kind.String()
+}
+
+// checkLogits fails unless the GPU's logits are within 1e-3 of the CPU's.
+func checkLogits(t *testing.T, got, want []float32) {
+	t.Helper()
+	if w, s := maxDiff(got, want); w > 1e-3 || math.IsNaN(w) {
+		t.Errorf("logits: max |diff| %.3g (max |logit| %.3g), tolerance 1e-3", w, s)
+	} else {
+		t.Logf("logits: max |diff| %.3g (max |logit| %.3g)", w, s)
+	}
 }
 
 func checkNLL(t *testing.T, what string, got, want []float64) {

@@ -100,6 +100,22 @@ func (l *lockstep) Replace(name string, lin kernels.Linear) error {
 
 func (l *lockstep) Close() { l.gpu.Close(); l.cpu.Close() }
 
+// check fails the test unless every statistic was within 1e-5 of the
+// largest CPU value.
+func (l *lockstep) check() {
+	l.t.Helper()
+	if len(l.worst) != 3 {
+		l.t.Fatalf("%d statistics compared, want 3", len(l.worst))
+	}
+	for what, w := range l.worst {
+		if w > 1e-5 || math.IsNaN(w) {
+			l.t.Errorf("%s: GPU within %.3g of the largest CPU value at worst, tolerance 1e-5", what, w)
+		} else {
+			l.t.Logf("%s over %d projections: GPU within %.3g of the largest CPU value at worst", what, l.observed, w)
+		}
+	}
+}
+
 // TestGPUCalibrationGPTQ quantises the mini with GPTQ (hyquant's grids and
 // llama.cpp's Q4_K, lm_head included) from 16 segments of 512 tokens with
 // the GPU pass and the CPU reference in lockstep: at every projection, with
@@ -137,13 +153,7 @@ func TestGPUCalibrationGPTQ(t *testing.T) {
 	if ls.observed < 40 {
 		t.Fatalf("only %d projections observed", ls.observed)
 	}
-	for what, w := range ls.worst {
-		if w > 1e-5 || math.IsNaN(w) {
-			t.Errorf("%s: GPU within %.3g of the largest CPU value at worst, tolerance 1e-5", what, w)
-		} else {
-			t.Logf("%s over %d projections: GPU within %.3g of the largest CPU value at worst", what, ls.observed, w)
-		}
-	}
+	ls.check()
 }
 
 // TestGPUPassStats drives the GPU runner and the CPU reference by hand
@@ -183,13 +193,7 @@ func TestGPUPassStats(t *testing.T) {
 	if _, err := ls.Observe(-1, []string{runtime.LMHeadName}); err != nil {
 		t.Fatal(err)
 	}
-	for what, w := range ls.worst {
-		if w > 1e-5 || math.IsNaN(w) {
-			t.Errorf("%s: GPU within %.3g of the largest CPU value at worst, tolerance 1e-5", what, w)
-		} else {
-			t.Logf("%s: GPU within %.3g of the largest CPU value at worst", what, w)
-		}
-	}
+	ls.check()
 }
 
 func widen(x []float32) []float64 {
