@@ -1,9 +1,6 @@
 package runtime
 
 import (
-	"github.com/hyquant/hyquant/internal/parallel"
-	"math"
-
 	"github.com/hyquant/hyquant/kernels"
 )
 
@@ -16,42 +13,18 @@ type Attention struct {
 	Heads, KVHeads, HeadDim    int
 }
 
-func (a *Attention) forward(p *pass, out, x []float32, n int) {
-	D, Hq, Hkv := a.HeadDim, a.Heads, a.KVHeads
-	qw, kvw := Hq*D, Hkv*D
-	q, k, v := p.buf(n*qw), p.buf(n*kvw), p.buf(n*kvw)
-	p.apply(a.QName, a.Q, q, x, n)
-	p.apply(a.KName, a.K, k, x, n)
-	p.apply(a.VName, a.V, v, x, n)
-
-	ctx := p.buf(n * qw)
-	qh, kh, vh := p.buf(n*D), p.buf(n*D), p.buf(n*D)
-	scores, oh := p.buf(n*n), p.buf(n*D)
-	scale := float32(1 / math.Sqrt(float64(D)))
-	group := Hq / Hkv
-	for kv := 0; kv < Hkv; kv++ {
-		gatherHead(kh, k, n, kvw, kv*D, D)
-		gatherHead(vh, v, n, kvw, kv*D, D)
-		for h := kv * group; h < (kv+1)*group; h++ {
-			gatherHead(qh, q, n, qw, h*D, D)
-			kernels.MatMulNT(scores, qh, kh, n, n, D)
-			parallel.For(n, 32, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					row := scores[i*n : i*n+i+1] // causal: keys 0..i
-					for j := range row {
-						row[j] *= scale
-					}
-					kernels.SoftmaxInPlace(row)
-					clear(scores[i*n+i+1 : (i+1)*n])
-				}
-			})
-			kernels.MatMulNN(oh, scores, vh, n, D, n)
-			for t := 0; t < n; t++ {
-				copy(ctx[t*qw+h*D:t*qw+h*D+D], oh[t*D:(t+1)*D])
-			}
-		}
-	}
-	p.apply(a.OName, a.O, out, ctx, n)
+// forward is o_proj(attention(q_proj(x), k_proj(x), v_proj(x))) on a
+// backend.
+func (a *Attention) forward(b Backend, out, x Activations) {
+	rows := x.Rows()
+	qw, kvw := a.Heads*a.HeadDim, a.KVHeads*a.HeadDim
+	q, k, v := b.New(rows, qw), b.New(rows, kvw), b.New(rows, kvw)
+	b.Linear(a.QName, a.Q, q, x)
+	b.Linear(a.KName, a.K, k, x)
+	b.Linear(a.VName, a.V, v, x)
+	ctx := b.New(rows, qw)
+	b.Attend(ctx, q, k, v, a)
+	b.Linear(a.OName, a.O, out, ctx)
 }
 
 // gatherHead copies columns [off, off+d) of an n×width matrix into n×d.

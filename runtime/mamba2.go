@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"github.com/hyquant/hyquant/internal/parallel"
 	"math"
 
 	"github.com/hyquant/hyquant/kernels"
@@ -35,71 +34,19 @@ type Mamba2Mixer struct {
 func (m *Mamba2Mixer) inner() int   { return m.Heads * m.HeadDim }
 func (m *Mamba2Mixer) convDim() int { return m.inner() + 2*m.Groups*m.State }
 
-func (m *Mamba2Mixer) forward(p *pass, out, x []float32, n int) {
-	I, cd, H := m.inner(), m.convDim(), m.Heads
-	pw := m.InProj.Out() // I + cd + H
-	proj := p.buf(n * pw)
-	p.apply(m.InProjName, m.InProj, proj, x, n)
-
-	// Causal depthwise convolution over time, then SiLU.
-	xbc := p.buf(n * cd)
-	K := m.Kernel
-	parallel.For(n, 32, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			row := xbc[t*cd : (t+1)*cd]
-			copy(row, m.ConvBias)
-			for k := 0; k < K; k++ {
-				src := t - (K - 1) + k
-				if src < 0 {
-					continue
-				}
-				w := m.ConvT[k*cd : (k+1)*cd]
-				in := proj[src*pw+I : src*pw+I+cd]
-				for c, wv := range w {
-					row[c] += wv * in[c]
-				}
-			}
-			kernels.SiLU(row)
-		}
-	})
-
-	// Time steps and their decays exp(dt·A).
-	dt, dA := p.buf(n*H), p.buf(n*H)
-	for t := 0; t < n; t++ {
-		for h := 0; h < H; h++ {
-			v := kernels.Softplus(proj[t*pw+I+cd+h] + m.DtBias[h])
-			v = min(max(v, m.DtMin), m.DtMax)
-			dt[t*H+h] = v
-			dA[t*H+h] = kernels.Exp32(v * m.A[h])
-		}
-	}
-
-	// Selective scan, one head at a time per worker, over the whole window;
-	// the D skip is added inside.
-	y := p.buf(n * I)
-	P, N, G := m.HeadDim, m.State, m.Groups
-	perGroup := H / G
-	parallel.For(H, 1, func(lo, hi int) {
-		state := make([]float32, P*N)
-		for h := lo; h < hi; h++ {
-			clear(state)
-			g := h / perGroup
-			kernels.SSMScan(state, P, N, n, xbc[h*P:], cd, xbc[I+g*N:], xbc[I+G*N+g*N:], cd, dA[h:], dt[h:], H, m.D[h], y[h*P:], I)
-		}
-	})
-
-	// Gated, grouped RMSNorm: y * silu(gate), normalised in groups of I/G.
-	gs := I / G
-	parallel.For(n, 32, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			yt := y[t*I : (t+1)*I]
-			kernels.SiLUMul(yt, proj[t*pw:t*pw+I])
-			for g := 0; g < G; g++ {
-				normalizeRow(yt[g*gs:(g+1)*gs], yt[g*gs:(g+1)*gs], m.NormW[g*gs:(g+1)*gs], m.NormEps)
-			}
-		}
-	})
-	p.apply(m.OutProjName, m.OutProj, out, y, n)
+// forward is the mixer on a backend: out = out_proj(gated norm(scan(conv(in_proj(x))))).
+func (m *Mamba2Mixer) forward(b Backend, out, x Activations) {
+	rows := x.Rows()
+	proj := b.New(rows, m.InProj.Out()) // I + cd + H
+	b.Linear(m.InProjName, m.InProj, proj, x)
+	xbc := b.New(rows, m.convDim())
+	b.ConvSiLU(xbc, proj, m)
+	dt, dA := b.New(rows, m.Heads), b.New(rows, m.Heads)
+	b.Dt(dt, dA, proj, m)
+	y := b.New(rows, m.inner())
+	b.Scan(y, xbc, dt, dA, m)
+	b.GatedNorm(y, proj, m)
+	b.Linear(m.OutProjName, m.OutProj, out, y)
 }
 
 func (m *Mamba2Mixer) slots(layer int) []LinearSlot {

@@ -2,8 +2,6 @@ package runtime
 
 import (
 	"github.com/hyquant/hyquant/kernels"
-
-	"github.com/hyquant/hyquant/internal/parallel"
 )
 
 // MLP is NemotronH's feed-forward mixer: down_proj(act(up_proj(x))) with
@@ -14,16 +12,12 @@ type MLP struct {
 	Activation       string // relu2 or silu
 }
 
-func (m *MLP) forward(p *pass, out, x []float32, n int) {
-	inner := m.Up.Out()
-	h := p.buf(n * inner)
-	p.apply(m.UpName, m.Up, h, x, n)
-	act := kernels.ReLU2
-	if m.Activation == "silu" {
-		act = kernels.SiLU
-	}
-	parallel.For(n, 16, func(lo, hi int) { act(h[lo*inner : hi*inner]) })
-	p.apply(m.DownName, m.Down, out, h, n)
+// forward is down_proj(act(up_proj(x))) on a backend.
+func (m *MLP) forward(b Backend, out, x Activations) {
+	h := b.New(x.Rows(), m.Up.Out())
+	b.Linear(m.UpName, m.Up, h, x)
+	b.Activate(m.Activation, h)
+	b.Linear(m.DownName, m.Down, out, h)
 }
 
 func (m *MLP) slots(layer int) []LinearSlot {

@@ -149,20 +149,6 @@ func (m *Model) Linears() []LinearSlot {
 	return append(out, LinearSlot{Name: LMHeadName, Category: LMHead, Layer: -1, Ptr: &m.LMHead})
 }
 
-// pass carries one forward pass's observer and scratch space.
-type pass struct {
-	obs Observer
-}
-
-func (p *pass) buf(n int) []float32 { return make([]float32, n) }
-
-func (p *pass) apply(name string, l kernels.Linear, y, x []float32, n int) {
-	if p.obs != nil {
-		p.obs.ObserveLinearInput(name, x[:n*l.In()], n, l.In())
-	}
-	l.Apply(y, x, n)
-}
-
 // checkIDs rejects token ids outside the vocabulary.
 func (m *Model) checkIDs(ids []int) error {
 	for i, id := range ids {
@@ -191,21 +177,7 @@ func (m *Model) EmbedTokens(ids []int) ([]float32, error) {
 // sequence of n rows.
 func (m *Model) RunBlock(i int, h []float32, n int) {
 	d := m.Config.HiddenSize
-	b := m.Blocks[i]
-	p := &pass{obs: m.Observer}
-	normed, mix := p.buf(n*d), p.buf(n*d)
-	rmsNorm(normed, h, b.NormW, n, d, m.Config.NormEps)
-	switch {
-	case b.Mamba != nil:
-		b.Mamba.forward(p, mix, normed, n)
-	case b.MLP != nil:
-		b.MLP.forward(p, mix, normed, n)
-	case b.Attention != nil:
-		b.Attention.forward(p, mix, normed, n)
-	}
-	for i, v := range mix {
-		h[i] += v
-	}
+	m.RunBlockOn(&cpuBackend{obs: m.Observer}, i, host{d: h[:n*d], rows: n, cols: d})
 }
 
 // FinalNorm returns norm_f applied to the last block's output, the input of
@@ -245,7 +217,8 @@ func (m *Model) Logits(ids []int) ([]float32, error) {
 	}
 	n := len(ids)
 	logits := make([]float32, n*m.Config.VocabSize)
-	(&pass{obs: m.Observer}).apply(LMHeadName, m.LMHead, logits, h, n)
+	d := m.Config.HiddenSize
+	(&cpuBackend{obs: m.Observer}).Linear(LMHeadName, m.LMHead, host{logits, n, m.Config.VocabSize}, host{h[:n*d], n, d})
 	return logits, nil
 }
 
@@ -264,10 +237,10 @@ func (m *Model) NLL(ids []int) ([]float64, error) {
 	rows := max(1, min(n-1, (32<<20)/(4*V))) // about 32 MB of logits at a time
 	logits := make([]float32, rows*V)
 	nll := make([]float64, n-1)
-	p := &pass{obs: m.Observer}
+	b := &cpuBackend{obs: m.Observer}
 	for t0 := 0; t0 < n-1; t0 += rows {
 		r := min(rows, n-1-t0)
-		p.apply(LMHeadName, m.LMHead, logits, h[t0*d:(t0+r)*d], r)
+		b.Linear(LMHeadName, m.LMHead, host{logits[:r*V], r, V}, host{h[t0*d : (t0+r)*d], r, d})
 		parallel.For(r, 8, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				row := logits[i*V : (i+1)*V]
