@@ -44,6 +44,20 @@ func batches(ctx context.Context, windows [][]int, batch int, progress Progress,
 	return nil
 }
 
+// checkBatch refuses a batch evaluator's answer that does not hold one
+// result per window and seqLen-1 positions in each.
+func checkBatch(got, want int, positions func(k int) int, seqLen int) error {
+	if got != want {
+		return fmt.Errorf("the batch evaluator returned %d windows for %d", got, want)
+	}
+	for k := 0; k < got; k++ {
+		if p := positions(k); p != seqLen-1 {
+			return fmt.Errorf("the batch evaluator returned %d positions for window %d, want %d", p, k, seqLen-1)
+		}
+	}
+	return nil
+}
+
 // PerplexityBatches is PerplexityContext over a BatchNLL, batch windows at
 // a time: the same windows and the same per-window means, taken on the host
 // in the CPU's order.
@@ -56,6 +70,9 @@ func PerplexityBatches(ctx context.Context, nll BatchNLL, batch int, ids []int, 
 	err = batches(ctx, windows, batch, progress, func(i int, ws [][]int) error {
 		out, err := nll(ws)
 		if err != nil {
+			return err
+		}
+		if err := checkBatch(len(out), len(ws), func(k int) int { return len(out[k]) }, seqLen); err != nil {
 			return err
 		}
 		for k, w := range out {
@@ -81,6 +98,9 @@ func CompareBatches(ctx context.Context, compare BatchCompare, batch int, ids []
 	err = batches(ctx, windows, batch, progress, func(i int, ws [][]int) error {
 		out, err := compare(ws)
 		if err != nil {
+			return err
+		}
+		if err := checkBatch(len(out), len(ws), func(k int) int { return len(out[k]) }, seqLen); err != nil {
 			return err
 		}
 		for k, ps := range out {

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/hyquant/hyquant/datasets"
@@ -76,5 +77,26 @@ func TestBatchesMatchWindowByWindow(t *testing.T) {
 	gotKL.Seconds, gotKL.TokensPerS, wantKL.Seconds, wantKL.TokensPerS = 0, 0, 0, 0
 	if gotKL.KLStats != wantKL.KLStats || gotKL.PPL != wantKL.PPL || gotKL.PPLBase != wantKL.PPLBase {
 		t.Errorf("CompareBatches %+v (ppl %v / %v), Compare %+v (ppl %v / %v)", gotKL.KLStats, gotKL.PPL, gotKL.PPLBase, wantKL.KLStats, wantKL.PPL, wantKL.PPLBase)
+	}
+}
+
+// TestBatchesRefuseShortAnswers: an evaluator that returns fewer windows,
+// or fewer positions in a window, than it was given is an error, not a
+// perplexity over zeros.
+func TestBatchesRefuseShortAnswers(t *testing.T) {
+	ids := make([]int, 40)
+	short := func(ws [][]int) ([][]float64, error) { return make([][]float64, len(ws)-1), nil }
+	if _, err := PerplexityBatches(context.Background(), short, 2, ids, 10, 4, nil); err == nil || !strings.Contains(err.Error(), "returned 1 windows for 2") {
+		t.Errorf("fewer windows: %v", err)
+	}
+	shortRows := func(ws [][]int) ([][]Position, error) {
+		out := make([][]Position, len(ws))
+		for i := range out {
+			out[i] = make([]Position, 8)
+		}
+		return out, nil
+	}
+	if _, err := CompareBatches(context.Background(), shortRows, 2, ids, 10, 4, nil); err == nil || !strings.Contains(err.Error(), "returned 8 positions for window 0, want 9") {
+		t.Errorf("fewer positions: %v", err)
 	}
 }

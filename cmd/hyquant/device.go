@@ -19,7 +19,8 @@ func checkDevice(device string) error {
 // calibRunner opens the GPU for --device cuda (at once, so a missing GPU
 // fails before any work) and returns the calibrated pass's runner on it,
 // fp32 products (the statistics GPTQ factorises should carry no TF32 or
-// bf16 rounding), and the device's close; for cpu it returns nils.
+// bf16 rounding), and the device's close; for cpu, no runner and a close
+// that does nothing.
 func calibRunner(device string) (calib.NewRunner, func(), error) {
 	if device != "cuda" {
 		return nil, func() {}, nil

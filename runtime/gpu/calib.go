@@ -149,6 +149,9 @@ func (p *Pass) Observe(i int, names []string) (map[string]*InputStats, error) {
 			if l == nil {
 				return fmt.Errorf("gpu: no projection %s on the device", name)
 			}
+			if p.observed[l] != nil { // asked twice
+				continue
+			}
 			a, err := newAccumulator(s, l.in)
 			if err != nil {
 				return err

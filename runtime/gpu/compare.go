@@ -44,6 +44,9 @@ func Compare(g, base *Model, windows [][]int) ([][]eval.Position, error) {
 	if len(windows) == 0 {
 		return nil, nil
 	}
+	if g == base {
+		return nil, fmt.Errorf("gpu: the model and the baseline are one device copy (upload the baseline separately)")
+	}
 	if g.Dev != base.Dev {
 		return nil, fmt.Errorf("gpu: the model and the baseline are on different devices")
 	}
@@ -54,7 +57,7 @@ func Compare(g, base *Model, windows [][]int) ([][]eval.Position, error) {
 	if err != nil {
 		return nil, err
 	}
-	batch, rows, V, d := len(windows), len(ids), g.Config.VocabSize, g.Config.HiddenSize
+	batch, rows, V := len(windows), len(ids), g.Config.VocabSize
 	stats := make([]float64, 3*rows)
 	tops := make([]int32, 2*rows)
 	bad := make([]int32, rows)
@@ -87,7 +90,7 @@ func Compare(g, base *Model, windows [][]int) ([][]eval.Position, error) {
 				if err := m.setMath(s); err != nil {
 					return err
 				}
-				if err := m.apply(s, &m.head, m.sc.logits.Ptr, m.sc.normed.Float(r0*d), r); err != nil {
+				if err := m.apply(s, &m.head, m.sc.logits.Ptr, m.sc.normed.Float(r0*m.Config.HiddenSize), r); err != nil {
 					return err
 				}
 			}

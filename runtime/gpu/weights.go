@@ -8,6 +8,7 @@ import (
 	"github.com/hyquant/hyquant/kernels"
 	"github.com/hyquant/hyquant/kernels/cuda"
 	"github.com/hyquant/hyquant/kernels/ggml"
+	"github.com/hyquant/hyquant/quant"
 	"github.com/hyquant/hyquant/runtime"
 )
 
@@ -15,8 +16,8 @@ import (
 type Math int
 
 const (
-	// MathFP32 is plain fp32 products: the parity mode, within 1e-5 of the
-	// CPU runtime.
+	// MathFP32 is plain fp32 products: the parity mode (the mini's logits
+	// within 2e-5 of the CPU runtime's, its perplexity within 1e-8).
 	MathFP32 Math = iota
 	// MathTF32 is fp32 products on TF32 tensor cores (inputs rounded to a
 	// 10-bit mantissa, fp32 accumulation).
@@ -170,6 +171,9 @@ func (u *uploader) linear(l kernels.Linear) (linear, error) {
 		r.w, err = u.bytes(t.Raw()[:2*r.out*r.in])
 		return r, err
 	}
+	if err := exactlyLinear(l); err != nil {
+		return r, err
+	}
 	w, hostBias := HostWeights(l)
 	if hostBias != nil && bias == nil {
 		if r.b, err = u.floats(hostBias); err != nil {
@@ -230,6 +234,19 @@ func (u *uploader) ggml(r *linear, rows *ggml.Rows, kernel string) error {
 	var err error
 	r.w, err = u.bytes(data)
 	return err
+}
+
+// exactlyLinear refuses what HostWeights cannot read as a matrix:
+// projections that fake-quantise their inputs (act_bits) are not linear
+// maps, so reading them off the identity would run another model.
+func exactlyLinear(l kernels.Linear) error {
+	switch t := l.(type) {
+	case *quant.ActQuant:
+		return fmt.Errorf("gpu: a projection quantises its activations to %d bits (%s); the device does not run activation quantisation yet (use --device cpu)", t.Bits, t.Mode)
+	case *quant.RotatedLinear:
+		return exactlyLinear(t.Inner)
+	}
+	return nil
 }
 
 // linearName is a Linear's kind for reports: its block type ("q3_K") or
@@ -293,6 +310,7 @@ func (g *Model) weight(s *cuda.Stream, l *linear) (uint64, error) {
 	if sc.decoded == l {
 		return sc.wbuf.Ptr, nil
 	}
+	sc.decoded = nil                                                   // until l is decoded there
 	if need := l.out * l.in * want.elemBytes(); need > sc.wbuf.Bytes { // a replaced linear needs more
 		s.Free(sc.wbuf)
 		var err error
@@ -419,8 +437,14 @@ func (g *Model) replace(dst *linear, l kernels.Linear) error {
 	}
 	return g.Dev.Run(func(s *cuda.Stream) error {
 		u := &uploader{g: g, s: s}
+		kept := len(g.bufs)
 		r, err := u.linear(l)
-		if err != nil {
+		if err != nil { // free what it uploaded before failing
+			for _, b := range g.bufs[kept:] {
+				g.WeightBytes -= int64(b.Bytes)
+				s.Free(b)
+			}
+			g.bufs = g.bufs[:kept]
 			return err
 		}
 		old := map[uint64]bool{}
@@ -431,13 +455,13 @@ func (g *Model) replace(dst *linear, l kernels.Linear) error {
 				s.Free(b)
 			}
 		}
-		kept := g.bufs[:0]
+		live := g.bufs[:0]
 		for _, b := range g.bufs {
 			if !old[b.Ptr] {
-				kept = append(kept, b)
+				live = append(live, b)
 			}
 		}
-		g.bufs = kept
+		g.bufs = live
 		*dst = r
 		if g.sc.decoded == dst {
 			g.sc.decoded = nil
