@@ -94,11 +94,11 @@ definition, not in positions.
 comparison) on the first NVIDIA GPU, loaded at run time (no cgo; without a
 usable GPU it fails at once, naming what is missing). Packed formats stay
 packed there (hyquant's codes, Q8_0, Q4_K, Q5_K, Q6_K; others are dequantised
-on the host) and are dequantised for each product. --cuda-math picks the
-products: fp32 (the default, the parity mode: the mini's perplexity within 1e-8
-of the CPU's), tf32 (tensor cores), or
-bf16 (weights and product inputs rounded to bf16, fp32 accumulation; norms,
-scan, softmax and losses stay fp32).`,
+on the host) and are dequantised for each product; activation quantisation
+(act_bits) is refused there. --cuda-math picks the products: fp32 (the
+default, the parity mode: the mini's perplexity within 1e-8 of the CPU's),
+tf32 (tensor cores), or bf16 (weights and product inputs rounded to bf16,
+fp32 accumulation; norms, scan, softmax and losses stay fp32).`,
 		Example: `  hyquant eval                                   # mini, full WikiText-2 test, seq_len 1024
   hyquant eval --seq-len 512 --max-windows 50 --json
   hyquant eval --model out/mini-seed --text notes.txt
