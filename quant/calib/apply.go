@@ -186,11 +186,9 @@ func (s *sequential) run() error {
 		if err := s.opts.cancelled(); err != nil {
 			return err
 		}
-		for _, group := range inputGroups(byLayer[i]) {
-			names := s.pendingNames(group)
-			if len(names) == 0 {
-				continue
-			}
+		groups, groupNames := s.pendingGroups(byLayer[i])
+		for gi, group := range groups {
+			names := groupNames[gi]
 			block := i
 			want := map[string]bool{}
 			for _, n := range names {
@@ -235,6 +233,17 @@ func slotsByLayer(m *runtime.Model) map[int][]runtime.LinearSlot {
 		byLayer[sl.Layer] = append(byLayer[sl.Layer], sl)
 	}
 	return byLayer
+}
+
+// pendingGroups are the input groups of a layer's projections that still
+// have some to quantise, with those projections' names.
+func (s *sequential) pendingGroups(slots []runtime.LinearSlot) (groups [][]runtime.LinearSlot, names [][]string) {
+	for _, group := range inputGroups(slots) {
+		if n := s.pendingNames(group); len(n) > 0 {
+			groups, names = append(groups, group), append(names, n)
+		}
+	}
+	return groups, names
 }
 
 func (s *sequential) pendingNames(group []runtime.LinearSlot) []string {

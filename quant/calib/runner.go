@@ -39,11 +39,9 @@ func (s *sequential) runOn(r BlockRunner) error {
 		if err := s.opts.cancelled(); err != nil {
 			return err
 		}
-		for _, group := range inputGroups(byLayer[i]) {
-			names := s.pendingNames(group)
-			if len(names) == 0 {
-				continue
-			}
+		groups, groupNames := s.pendingGroups(byLayer[i])
+		for gi, group := range groups {
+			names := groupNames[gi]
 			stats, err := r.Observe(i, names)
 			if err != nil {
 				return err

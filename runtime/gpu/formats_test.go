@@ -260,20 +260,7 @@ func compareOnGolden(t *testing.T, m *runtime.Model, opts Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gpuLogits, err := g.Logits(ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkLogits(t, gpuLogits, cpuLogits)
-	cpuNLL, err := m.NLL(ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gpuNLL, err := g.NLL([][]int{ids})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkNLL(t, "golden window", gpuNLL[0], cpuNLL)
+	checkOutputs(t, m, g, ids, cpuLogits)
 }
 
 // TestGPUBF16 runs 16 WikiText-2 windows with bf16 products: the

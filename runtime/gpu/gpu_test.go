@@ -99,13 +99,19 @@ func TestGPUParityGolden(t *testing.T) {
 		w, s := maxDiff(gpuHidden[i], cpuHidden[i])
 		t.Logf("hidden entering block %2d (%s): max |diff| %.3g (max |h| %.3g)", i, kindOf(l.Model, i), w, s)
 	}
+	checkOutputs(t, l.Model, g, ids, cpuLogits)
+}
+
+// checkOutputs compares the GPU's logits and losses of one window with the
+// CPU's (cpuLogits, already computed by m).
+func checkOutputs(t *testing.T, m *runtime.Model, g *Model, ids []int, cpuLogits []float32) {
+	t.Helper()
 	gpuLogits, err := g.Logits(ids)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkLogits(t, gpuLogits, cpuLogits)
-
-	cpuNLL, err := l.Model.NLL(ids)
+	cpuNLL, err := m.NLL(ids)
 	if err != nil {
 		t.Fatal(err)
 	}
