@@ -227,7 +227,11 @@ func quantize(w io.Writer, o quantizeOptions) error {
 			return err
 		}
 		if !o.asJSON {
-			fmt.Fprintf(w, "Calibrating on %d segments of %d tokens of %s (seed %d)\n", o.segments, o.length, o.calib, o.seed)
+			where := "the CPU"
+			if runner != nil {
+				where = "the GPU (blocks and XᵀX there, quantisers on the host)"
+			}
+			fmt.Fprintf(w, "Calibrating on %d segments of %d tokens of %s (seed %d) on %s\n", o.segments, o.length, o.calib, o.seed, where)
 		}
 		bar := progress.New(r.QuantizedCount(), "quantise", o.asJSON)
 		float := l.Weights
