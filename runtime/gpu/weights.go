@@ -387,44 +387,19 @@ func (g *Model) Storage() string {
 }
 
 // linearsByName maps m's projection names (runtime.LinearSlot) to their
-// device copies; m is the model g was uploaded from.
+// device copies; m is the model g was uploaded from, block for block.
 func (g *Model) linearsByName(m *runtime.Model) map[string]*linear {
-	out := map[string]*linear{}
-	for _, sl := range m.Linears() {
-		if sl.Layer < 0 {
-			out[sl.Name] = &g.head
-			continue
-		}
-		for i, b := range m.Blocks {
-			gb := &g.blocks[i]
-			var pairs []struct {
-				src *kernels.Linear
-				dst *linear
-			}
-			add := func(src *kernels.Linear, dst *linear) {
-				pairs = append(pairs, struct {
-					src *kernels.Linear
-					dst *linear
-				}{src, dst})
-			}
-			switch {
-			case b.Mamba != nil:
-				add(&b.Mamba.InProj, &gb.inProj)
-				add(&b.Mamba.OutProj, &gb.outProj)
-			case b.MLP != nil:
-				add(&b.MLP.Up, &gb.up)
-				add(&b.MLP.Down, &gb.down)
-			case b.Attention != nil:
-				add(&b.Attention.Q, &gb.q)
-				add(&b.Attention.K, &gb.k)
-				add(&b.Attention.V, &gb.v)
-				add(&b.Attention.O, &gb.o)
-			}
-			for _, p := range pairs {
-				if p.src == sl.Ptr {
-					out[sl.Name] = p.dst
-				}
-			}
+	out := map[string]*linear{runtime.LMHeadName: &g.head}
+	for i, b := range m.Blocks {
+		gb := &g.blocks[i]
+		switch {
+		case b.Mamba != nil:
+			out[b.Mamba.InProjName], out[b.Mamba.OutProjName] = &gb.inProj, &gb.outProj
+		case b.MLP != nil:
+			out[b.MLP.UpName], out[b.MLP.DownName] = &gb.up, &gb.down
+		case b.Attention != nil:
+			a := b.Attention
+			out[a.QName], out[a.KName], out[a.VName], out[a.OName] = &gb.q, &gb.k, &gb.v, &gb.o
 		}
 	}
 	return out
