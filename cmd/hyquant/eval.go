@@ -202,6 +202,13 @@ func (o evalOptions) check() error {
 	return limits.Threads.Flag("threads", o.threads)
 }
 
+// gpuOptions are the device options the flags ask for (--cuda-math is
+// checked by check).
+func (o evalOptions) gpuOptions() gpu.Options {
+	m, _ := gpu.ParseMath(o.cudaMath)
+	return gpu.Options{Math: m}
+}
+
 // finitePPL refuses a perplexity that is not a finite number (the model's
 // outputs overflowed), naming the model, instead of printing NaN.
 func finitePPL(model string, ppl, nll float64) error {
@@ -222,11 +229,11 @@ func runEval(w io.Writer, o evalOptions) error {
 	if err != nil {
 		return err
 	}
-	var dev *cuda.Device
-	if o.device == "cuda" { // before anything is loaded: no GPU fails at once
-		if dev, err = cuda.Open(0); err != nil {
-			return fmt.Errorf("--device cuda: %w", err)
-		}
+	dev, err := openDevice(o.device) // before anything is loaded
+	if err != nil {
+		return err
+	}
+	if dev != nil {
 		defer dev.Close()
 	}
 	text, body, err := evalText(o.text, o.protocol)
@@ -252,8 +259,7 @@ func runEval(w io.Writer, o evalOptions) error {
 	var r eval.Result
 	var gpuRun cudaEval
 	if o.device == "cuda" {
-		cm, _ := gpu.ParseMath(o.cudaMath)
-		r, gpuRun, err = perplexityCUDA(context.Background(), dev, l.Model, gpu.Options{Math: cm}, ids, o.seqLen, o.maxWindows, report)
+		r, gpuRun, err = perplexityCUDA(context.Background(), dev, l.Model, o.gpuOptions(), ids, o.seqLen, o.maxWindows, report)
 	} else {
 		r, err = eval.Perplexity(l.Model, ids, o.seqLen, o.maxWindows, report)
 	}
@@ -321,8 +327,7 @@ func runCompare(w io.Writer, o evalOptions, mode hqruntime.WeightMode, text data
 	var r eval.KLResult
 	var gpuRun cudaEval
 	if dev != nil {
-		cm, _ := gpu.ParseMath(o.cudaMath)
-		r, gpuRun, err = compareCUDA(context.Background(), dev, l.Model, b.Model, gpu.Options{Math: cm}, ids, o.seqLen, o.maxWindows, report)
+		r, gpuRun, err = compareCUDA(context.Background(), dev, l.Model, b.Model, o.gpuOptions(), ids, o.seqLen, o.maxWindows, report)
 	} else {
 		r, err = eval.Compare(l.Model, b.Model, ids, o.seqLen, o.maxWindows, report)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/hyquant/hyquant/experiments"
 	"github.com/hyquant/hyquant/internal/table"
 	"github.com/hyquant/hyquant/internal/units"
-	"github.com/hyquant/hyquant/kernels/cuda"
 	"github.com/hyquant/hyquant/reports"
 )
 
@@ -76,11 +75,11 @@ and 'hyquant report <dir>' merges the records at any time.`,
 			if err := checkDevice(device); err != nil {
 				return err
 			}
-			if device == "cuda" { // before anything is loaded: no GPU fails at once
-				dev, err := cuda.Open(0)
-				if err != nil {
-					return fmt.Errorf("--device cuda: %w", err)
-				}
+			dev, err := openDevice(device) // before anything is loaded
+			if err != nil {
+				return err
+			}
+			if dev != nil {
 				defer dev.Close()
 				o.Device = cudaDevice{dev}
 			}
