@@ -459,13 +459,6 @@ func (s *Stream) launch3(name string, grid, block [3]int, shared int, args ...Ar
 	return nil
 }
 
-// SetTF32 switches cuBLAS's fp32 products to TF32 tensor cores (10-bit
-// mantissa inputs, fp32 accumulation) or back to plain fp32, the default
-// and the parity mode.
-func (d *Device) SetTF32(on bool) error {
-	return d.Run(func(s *Stream) error { return s.SetTF32(on) })
-}
-
 // Transpose modes of GEMM operands.
 const (
 	NoTrans = 0
@@ -500,7 +493,9 @@ func (s *Stream) SgemmStridedBatched(ta, tb int, m, n, k int, alpha float32, a u
 		a, int32(lda), int64(sa), b, int32(ldb), int64(sb), &beta, c, int32(ldc), int64(sc), int32(batch)))
 }
 
-// SetTF32 is Device.SetTF32 inside Run.
+// SetTF32 switches cuBLAS's fp32 products to TF32 tensor cores (10-bit
+// mantissa inputs, fp32 accumulation) or back to plain fp32, the default
+// and the parity mode. A runtime/gpu model sets its math at each pass.
 func (s *Stream) SetTF32(on bool) error {
 	mode := int32(0) // CUBLAS_DEFAULT_MATH
 	if on {
