@@ -99,7 +99,7 @@ func (GGML) Quantize(w []float32, a Assignment, st *Stats) (*Quantized, error) {
 		if err := checkStats("ggml gptq", a, st); err != nil {
 			return nil, err
 		}
-		blocks, err := RoundGPTQBlocks(widen(w), st.Hessian(), a.Rows, a.Cols, a.Spec.GGMLType, imatrix, GPTQOptionsOf(a.Spec), a.Param.Name)
+		blocks, err := RoundGPTQBlocks(widen(w), st.Hessian(), a.Rows, a.Cols, a.Spec.GGMLType, imatrix, GPTQOptionsOf(a.Spec, st), a.Param.Name)
 		if err != nil {
 			return nil, err
 		}

@@ -108,7 +108,7 @@ func (GPTQ) Quantize(w []float32, a Assignment, st *Stats) (*Quantized, error) {
 	if err := checkStats("gptq", a, st); err != nil {
 		return nil, err
 	}
-	q, err := RoundGPTQ(widen(w), st.Hessian(), grid.Grid{Rows: a.Rows, Cols: a.Cols, Granularity: a.Spec.Granularity}, SchemeOf(a.Spec), GPTQOptionsOf(a.Spec), a.Param.Name)
+	q, err := RoundGPTQ(widen(w), st.Hessian(), grid.Grid{Rows: a.Rows, Cols: a.Cols, Granularity: a.Spec.Granularity}, SchemeOf(a.Spec), GPTQOptionsOf(a.Spec, st), a.Param.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -140,11 +140,17 @@ type GPTQOptions struct {
 	ActOrder     bool
 	StaticGroups bool
 	BlockSize    int
+	Products     Products // where the large products run; nil: the host
 }
 
-// GPTQOptionsOf reads the GPTQ options of a prepared spec.
-func GPTQOptionsOf(s Spec) GPTQOptions {
-	return GPTQOptions{Damp: s.Damp, ActOrder: s.ActOrder, StaticGroups: s.StaticGroups, BlockSize: s.BlockSize}
+// GPTQOptionsOf reads the GPTQ options of a prepared spec, with the
+// products of the device the statistics st came from (st may be nil).
+func GPTQOptionsOf(s Spec, st *Stats) GPTQOptions {
+	o := GPTQOptions{Damp: s.Damp, ActOrder: s.ActOrder, StaticGroups: s.StaticGroups, BlockSize: s.BlockSize}
+	if st != nil {
+		o.Products = st.Products
+	}
+	return o
 }
 
 // RoundGPTQ quantises the row-major g.Rows×g.Cols weight w (float64, used
@@ -193,7 +199,8 @@ func RoundGPTQ(w, h []float64, g grid.Grid, sc grid.Scheme, o GPTQOptions, name 
 		permuteSym(h, n, perm)
 	}
 
-	u, err := upperCholeskyOfInverse(h, n, o.Damp, name)
+	p := productsOf(o.Products)
+	u, err := upperCholeskyOfInverse(h, n, o.Damp, p, name)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +212,7 @@ func RoundGPTQ(w, h []float64, g grid.Grid, sc grid.Scheme, o GPTQOptions, name 
 	}
 	codes := make([]uint8, rows*n)
 	errs := make([]float64, rows*bs)
+	lazy := newLazyUpdater(p, rows, n, bs)
 	var bad error
 	var badOnce sync.Once
 	for i1 := 0; i1 < n; i1 += bs {
@@ -235,7 +243,9 @@ func RoundGPTQ(w, h []float64, g grid.Grid, sc grid.Scheme, o GPTQOptions, name 
 			return nil, bad
 		}
 		if i2 < n {
-			lazyUpdate(w, rows, n, errs[:rows*bw], u, i1, i2)
+			if err := lazy.update(w, errs[:rows*bw], u, i1, i2); err != nil {
+				return nil, fmt.Errorf("gptq: %s: %w", name, err)
+			}
 		}
 	}
 	q, err := grid.BuildQMatrix(codes, params, g, sc)
@@ -273,7 +283,9 @@ func spreadError(row, er, u []float64, n, i, i1, i2 int, q float64) (e float64, 
 // triangular, so H⁻¹ = V⁻ᵀ·V⁻¹ and U = V⁻¹ = J·L⁻¹·J (the unique upper
 // factor with positive diagonal). So only L⁻¹ is needed, which
 // choleskyInverseLower computes in one recursive pass.
-func upperCholeskyOfInverse(h []float64, n int, damp float64, name string) ([]float64, error) {
+//
+// The large products run on p.
+func upperCholeskyOfInverse(h []float64, n int, damp float64, p Products, name string) ([]float64, error) {
 	var mean float64
 	for i := 0; i < n; i++ {
 		mean += h[i*n+i]
@@ -295,23 +307,32 @@ func upperCholeskyOfInverse(h []float64, n int, damp float64, name string) ([]fl
 	for try := 0; try <= dampRetries; try, d = try+1, d*10 {
 		for _, base := range bases {
 			// The lower triangle of J·(H + d·mean·I)·J, zeros above.
-			clear(l)
-			for i := 0; i < n; i++ {
-				src := h[(n-1-i)*n:]
-				for j := 0; j < i; j++ {
-					l[i*n+j] = src[n-1-j]
+			parallel.For(n, 64, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					row, src := l[i*n:(i+1)*n], h[(n-1-i)*n:]
+					for j := 0; j < i; j++ {
+						row[j] = src[n-1-j]
+					}
+					row[i] = diag[n-1-i] + d*mean
+					clear(row[i+1:])
 				}
-				l[i*n+i] = diag[n-1-i] + d*mean
+			})
+			ok, err := choleskyInverseLower(l, n, n, base, p)
+			if err != nil {
+				return nil, fmt.Errorf("gptq: %s: %w", name, err)
 			}
-			if !choleskyInverseLower(l, n, n, base) {
+			if !ok {
 				continue
 			}
 			u := make([]float64, n*n)
-			for i := 0; i < n; i++ {
-				for j := i; j < n; j++ {
-					u[i*n+j] = l[(n-1-i)*n+(n-1-j)]
+			parallel.For(n, 64, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					src := l[(n-1-i)*n:]
+					for j := i; j < n; j++ {
+						u[i*n+j] = src[n-1-j]
+					}
 				}
-			}
+			})
 			for i := 0; i < n; i++ {
 				h[i*n+i] = diag[i] + d*mean
 			}
@@ -328,8 +349,9 @@ const choleskyBase = 128
 // choleskyInverseLower replaces the n×n symmetric positive definite matrix
 // A, given by its lower triangle (row-major, row stride lda, zeros above the
 // diagonal), with L⁻¹ where A = L·Lᵀ. It reports false when A is not
-// positive definite. Blocks of order up to base go to LAPACK whole (base
-// >= n: all in float64); larger ones recurse on halves:
+// positive definite, and the error of a product on p. Blocks of order up
+// to base go to LAPACK whole (base >= n: all in float64); larger ones
+// recurse on halves:
 //
 //	A = [A11 A21ᵀ]   L11 = chol(A11)          L⁻¹ = [L11⁻¹           0   ]
 //	    [A21 A22 ]   L21 = A21·L11⁻ᵀ                [−L22⁻¹·L21·L11⁻¹ L22⁻¹]
@@ -341,82 +363,119 @@ const choleskyBase = 128
 // LAPACK on the diagonal blocks: the result has float32-level accuracy,
 // that of the reference implementation's GPU arithmetic, and a 4096-wide
 // Hessian takes about a second instead of ten.
-func choleskyInverseLower(a []float64, n, lda, base int) bool {
+func choleskyInverseLower(a []float64, n, lda, base int, p Products) (bool, error) {
 	if n <= base {
 		if _, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: n, Stride: lda, Data: a}); !ok {
-			return false
+			return false, nil
 		}
-		return lapack64.Trtri(blas64.Triangular{Uplo: blas.Lower, Diag: blas.NonUnit, N: n, Stride: lda, Data: a})
+		return lapack64.Trtri(blas64.Triangular{Uplo: blas.Lower, Diag: blas.NonUnit, N: n, Stride: lda, Data: a}), nil
 	}
 	k := (n/2 + 63) / 64 * 64 // block boundaries on multiples of 64
 	m := n - k
 	a11, a21, a22 := a, a[k*lda:], a[k*lda+k:]
-	if !choleskyInverseLower(a11, k, lda, base) {
-		return false
+	if ok, err := choleskyInverseLower(a11, k, lda, base, p); !ok || err != nil {
+		return ok, err
 	}
 	l11i := narrow(a11, k, k, lda)
 	l21 := make([]float32, m*k)
-	kernels.MatMulNT(l21, narrow(a21, m, k, lda), l11i, m, k, k) // A21·L11⁻ᵀ
-	s := make([]float32, m*m)
-	kernels.MatMulNT(s, l21, l21, m, m, k) // L21·L21ᵀ
-	for i := 0; i < m; i++ {
-		row := a22[i*lda:]
-		for j := 0; j <= i; j++ {
-			row[j] -= float64(s[i*m+j])
-		}
+	if err := p.MatMulNT(l21, narrow(a21, m, k, lda), l11i, m, k, k); err != nil { // A21·L11⁻ᵀ
+		return false, err
 	}
-	if !choleskyInverseLower(a22, m, lda, base) {
-		return false
+	s := make([]float32, m*m)
+	if err := p.MatMulNT(s, l21, l21, m, m, k); err != nil { // L21·L21ᵀ
+		return false, err
+	}
+	parallel.For(m, 64, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := a22[i*lda:]
+			for j := 0; j <= i; j++ {
+				row[j] -= float64(s[i*m+j])
+			}
+		}
+	})
+	if ok, err := choleskyInverseLower(a22, m, lda, base, p); !ok || err != nil {
+		return ok, err
 	}
 	tmp := make([]float32, m*k)
-	kernels.MatMulNN(tmp, l21, l11i, m, k, k) // L21·L11⁻¹
+	if err := p.MatMulNN(tmp, l21, l11i, m, k, k); err != nil { // L21·L11⁻¹
+		return false, err
+	}
 	b := s
 	if len(b) < m*k {
 		b = make([]float32, m*k)
 	}
-	kernels.MatMulNN(b, narrow(a22, m, m, lda), tmp, m, k, m) // L22⁻¹·L21·L11⁻¹
-	for i := 0; i < m; i++ {
-		row := a21[i*lda : i*lda+k]
-		for j := range row {
-			row[j] = -float64(b[i*k+j])
-		}
+	if err := p.MatMulNN(b, narrow(a22, m, m, lda), tmp, m, k, m); err != nil { // L22⁻¹·L21·L11⁻¹
+		return false, err
 	}
-	return true
+	parallel.For(m, 64, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := a21[i*lda : i*lda+k]
+			for j := range row {
+				row[j] = -float64(b[i*k+j])
+			}
+		}
+	})
+	return true, nil
 }
 
 // narrow copies the rows×cols block of a (row stride lda) to float32.
 func narrow(a []float64, rows, cols, lda int) []float32 {
 	out := make([]float32, rows*cols)
-	for i := 0; i < rows; i++ {
-		for j, v := range a[i*lda : i*lda+cols] {
-			out[i*cols+j] = float32(v)
+	parallel.For(rows, 64, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for j, v := range a[i*lda : i*lda+cols] {
+				out[i*cols+j] = float32(v)
+			}
 		}
-	}
+	})
 	return out
 }
 
-// lazyUpdate applies a block's rounding errors to the columns after it:
-// W[:, i2:] −= E·U[i1:i2, i2:], with E the rows×(i2−i1) errors. The product
-// runs in float32 through kernels.MatMulNN (the precision of the reference
-// implementation's GPU arithmetic), a chunk of rows at a time, and is
-// subtracted from the float64 weights.
-func lazyUpdate(w []float64, rows, n int, errs []float64, u []float64, i1, i2 int) {
-	bw, rest := i2-i1, n-i2
-	ub := make([]float32, bw*rest)
-	for i := 0; i < bw; i++ {
-		for j := 0; j < rest; j++ {
-			ub[i*rest+j] = float32(u[(i1+i)*n+i2+j])
-		}
+// lazyUpdater applies each lazy block's rounding errors to the columns
+// after it, W[:, i2:] −= E·U[i1:i2, i2:] with E the rows×(i2−i1) errors.
+// The product runs in float32 on p (the precision of the reference
+// implementation's GPU arithmetic), on the host a chunk of rows at a time,
+// elsewhere all rows at once, and is subtracted from the float64 weights.
+// Its float32 scratch is allocated once for all blocks (for an 8B down_proj
+// fresh buffers would be 60 GB of zeroing).
+type lazyUpdater struct {
+	p             Products
+	rows, n       int
+	chunk         int
+	ub, e32, prod []float32
+}
+
+func newLazyUpdater(p Products, rows, n, bs int) *lazyUpdater {
+	chunk := rows
+	if _, host := p.(HostProducts); host {
+		chunk = max(1, min(rows, (8<<20)/max(1, n-bs))) // about 32 MB of products at a time
 	}
-	chunk := max(1, min(rows, (8<<20)/rest)) // about 32 MB of products at a time
-	e32 := make([]float32, chunk*bw)
-	prod := make([]float32, chunk*rest)
-	for r0 := 0; r0 < rows; r0 += chunk {
-		m := min(chunk, rows-r0)
+	rest := max(0, n-bs) // the widest update: after the first block
+	return &lazyUpdater{p: p, rows: rows, n: n, chunk: chunk,
+		ub: make([]float32, bs*rest), e32: make([]float32, chunk*bs), prod: make([]float32, chunk*rest)}
+}
+
+// update applies the errors errs (rows×(i2−i1)) of columns i1..i2 to w.
+func (l *lazyUpdater) update(w []float64, errs []float64, u []float64, i1, i2 int) error {
+	n, rows := l.n, l.rows
+	bw, rest := i2-i1, n-i2
+	ub := l.ub[:bw*rest]
+	parallel.For(bw, 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for j, v := range u[(i1+i)*n+i2 : (i1+i+1)*n] {
+				ub[i*rest+j] = float32(v)
+			}
+		}
+	})
+	for r0 := 0; r0 < rows; r0 += l.chunk {
+		m := min(l.chunk, rows-r0)
+		e32, prod := l.e32[:m*bw], l.prod[:m*rest]
 		for i, v := range errs[r0*bw : (r0+m)*bw] {
 			e32[i] = float32(v)
 		}
-		kernels.MatMulNN(prod, e32, ub, m, rest, bw)
+		if err := l.p.MatMulNN(prod, e32, ub, m, rest, bw); err != nil {
+			return err
+		}
 		parallel.For(m, 1, func(a, b int) {
 			for r := a; r < b; r++ {
 				dst := w[(r0+r)*n+i2 : (r0+r+1)*n]
@@ -426,6 +485,7 @@ func lazyUpdate(w []float64, rows, n int, errs []float64, u []float64, i1, i2 in
 			}
 		})
 	}
+	return nil
 }
 
 // permuteColumns reorders each row of the rows×n matrix w so that new

@@ -46,7 +46,8 @@ func RoundGPTQBlocks(w, h []float64, rows, cols int, t ggml.Type, imatrix []floa
 		o.BlockSize = DefaultBlockSize
 	}
 	zeroDeadColumns(w, h, rows, cols)
-	u, err := upperCholeskyOfInverse(h, cols, o.Damp, name)
+	p := productsOf(o.Products)
+	u, err := upperCholeskyOfInverse(h, cols, o.Damp, p, name)
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +58,7 @@ func RoundGPTQBlocks(w, h []float64, rows, cols int, t ggml.Type, imatrix []floa
 	out := make([]byte, int64(rows)*rb)
 	bs := (o.BlockSize + bsz - 1) / bsz * bsz // a format block never straddles a lazy block
 	errs := make([]float64, rows*bs)
+	lazy := newLazyUpdater(p, rows, cols, bs)
 	var bad error
 	var badOnce sync.Once
 	for i1 := 0; i1 < cols; i1 += bs {
@@ -96,7 +98,9 @@ func RoundGPTQBlocks(w, h []float64, rows, cols int, t ggml.Type, imatrix []floa
 			return nil, bad
 		}
 		if i2 < cols {
-			lazyUpdate(w, rows, cols, errs[:rows*bw], u, i1, i2)
+			if err := lazy.update(w, errs[:rows*bw], u, i1, i2); err != nil {
+				return nil, fmt.Errorf("gptq: %s: %w", name, err)
+			}
 		}
 	}
 	return out, nil

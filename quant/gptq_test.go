@@ -189,7 +189,7 @@ func TestUpperCholeskyOfInverse(t *testing.T) {
 	if err := inv.Inverse(damped); err != nil {
 		t.Fatal(err)
 	}
-	u, err := upperCholeskyOfInverse(append([]float64(nil), h...), n, 0.01, "test")
+	u, err := upperCholeskyOfInverse(append([]float64(nil), h...), n, 0.01, HostProducts{}, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestUpperCholeskyOfInverse(t *testing.T) {
 			l[i*n+j] = damped.At(i, j)
 		}
 	}
-	if !choleskyInverseLower(l, n, n, n) {
+	if ok, err := choleskyInverseLower(l, n, n, n, HostProducts{}); !ok || err != nil {
 		t.Fatal("float64 Cholesky failed")
 	}
 	lm := mat.NewDense(n, n, l)
@@ -229,7 +229,7 @@ func TestUpperCholeskyOfInverse(t *testing.T) {
 	}
 	// A Hessian with a NaN never factorises: a clear error naming the layer.
 	h[3], h[3*n] = math.NaN(), math.NaN()
-	if _, err := upperCholeskyOfInverse(h, n, 0.01, "layer.x"); err == nil || !strings.Contains(err.Error(), "layer.x") {
+	if _, err := upperCholeskyOfInverse(h, n, 0.01, HostProducts{}, "layer.x"); err == nil || !strings.Contains(err.Error(), "layer.x") {
 		t.Errorf("NaN Hessian: %v", err)
 	}
 }

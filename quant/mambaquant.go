@@ -128,7 +128,7 @@ func (m MambaQuant) Quantize(w []float32, a Assignment, st *Stats) (*Quantized, 
 	if s.Rounding == RoundingGPTQ {
 		h := st.Hessian()
 		t.RotateGram(h, a.Cols)
-		q, err = RoundGPTQ(rotated, h, g, SchemeOf(s), GPTQOptionsOf(s), a.Param.Name)
+		q, err = RoundGPTQ(rotated, h, g, SchemeOf(s), GPTQOptionsOf(s, st), a.Param.Name)
 	} else {
 		q, err = grid.RoundToNearest(rotated, g, SchemeOf(s))
 	}

@@ -18,6 +18,10 @@ type Stats struct {
 	XtX    []float64 // Cols×Cols row-major: sum over rows of x·xᵀ
 	Sum    []float64 // Cols: sum over rows of x
 	AbsMax []float32 // Cols: max over rows of |x|
+
+	// Products, when set, is where GPTQ's large products run: the device
+	// that computed these statistics (nil: the host).
+	Products Products
 }
 
 // NewStats allocates empty statistics for a layer of the given input width.
