@@ -14,7 +14,8 @@ import (
 )
 
 // Runner uploads the model to dev (held as opts says) for each calibrated
-// pass and runs its blocks there.
+// pass and runs its blocks there. The statistics it hands out send GPTQ's
+// large products to dev too (quant.Stats.Products).
 func Runner(dev *cuda.Device, opts gpu.Options) calib.NewRunner {
 	return func(m *runtime.Model, segs [][]int) (calib.BlockRunner, error) {
 		g, err := gpu.Upload(dev, m, opts)
@@ -26,13 +27,14 @@ func Runner(dev *cuda.Device, opts gpu.Options) calib.NewRunner {
 			g.Close()
 			return nil, fmt.Errorf("calibration on %s: %w", dev, err)
 		}
-		return &runner{g: g, p: p}, nil
+		return &runner{g: g, p: p, prods: &products{dev: dev, minMACs: deviceMinMACs}}, nil
 	}
 }
 
 type runner struct {
-	g *gpu.Model
-	p *gpu.Pass
+	g     *gpu.Model
+	p     *gpu.Pass
+	prods *products
 }
 
 func (r *runner) Observe(block int, names []string) (map[string]*quant.Stats, error) {
@@ -42,7 +44,7 @@ func (r *runner) Observe(block int, names []string) (map[string]*quant.Stats, er
 	}
 	out := make(map[string]*quant.Stats, len(in))
 	for name, s := range in {
-		out[name] = &quant.Stats{Name: name, Cols: s.Cols, Rows: s.Rows, XtX: s.XtX, Sum: s.Sum, AbsMax: s.AbsMax}
+		out[name] = &quant.Stats{Name: name, Cols: s.Cols, Rows: s.Rows, XtX: s.XtX, Sum: s.Sum, AbsMax: s.AbsMax, Products: r.prods}
 	}
 	return out, nil
 }
@@ -51,6 +53,7 @@ func (r *runner) Advance(block int) error                     { return r.p.Advan
 func (r *runner) Replace(name string, l kernels.Linear) error { return r.p.Replace(name, l) }
 
 func (r *runner) Close() {
+	r.prods.close()
 	r.p.Close()
 	r.g.Close()
 }
