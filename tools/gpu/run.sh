@@ -24,9 +24,17 @@ if command -v nvcc >/dev/null && [ -z "${NO_PTX:-}" ]; then
 	cmp -s "$res/kernels.ptx" kernels/cuda/kernels.ptx && echo "kernels.ptx: the committed PTX is current" || echo "kernels.ptx: differs from the committed PTX (commit $res/kernels.ptx)"
 fi
 status=0
-(cd kernels/cuda && "../../$bin/cuda.test" -test.v -test.count=1) 2>&1 | tee "$res/tests.txt" || status=1
-(cd runtime/gpu && "../../$bin/gpu.test" -test.v -test.count=1) 2>&1 | tee -a "$res/tests.txt" || status=1
-(cd runtime/gpu/gpucalib && "../../../$bin/gpucalib.test" -test.v -test.count=1) 2>&1 | tee -a "$res/tests.txt" || status=1
+# TESTS picks the test binaries (default all three: cuda gpu gpucalib).
+: >"$res/tests.txt"
+for t in ${TESTS-cuda gpu gpucalib}; do
+	case $t in
+	cuda) dir=kernels/cuda ;;
+	gpu) dir=runtime/gpu ;;
+	gpucalib) dir=runtime/gpu/gpucalib ;;
+	*) echo "TESTS: unknown binary $t"; exit 1 ;;
+	esac
+	(cd $dir && "$OLDPWD/$bin/$t.test" -test.v -test.count=1) 2>&1 | tee -a "$res/tests.txt" || status=1
+done
 hq() { "$bin/hyquant" eval --model models/nemotron-h-mini --json "$@" 2>>"$res/eval.err" || { status=1; tail -3 "$res/eval.err"; }; }
 # SKIP_MINI=1 leaves out the mini's evaluations below (the tests still run).
 [ -n "${SKIP_MINI:-}" ] || {
@@ -70,7 +78,14 @@ if [ "${BIG:-}" = gptq ]; then
 	big=${BIG_DIR:-/tmp/hyquant-8b}
 	[ -f "$big/model.safetensors.index.json" ] || "$bin/hyquant" synth --config models/nemotron-h-8b-base-8k/config.json --out "$big" >"$res/synth.txt" 2>&1 || status=1
 	t0=$(date +%s%N)
-	timeout "${GPTQ_TIMEOUT:-3000}" "$bin/hyquant" quantize --model "$big" --plan tools/gpu/gptq-w4g128-all.yaml --segments 128 --length 2048 --device cuda --out "$big-gptq" --force >"$res/quantize_8b_gptq.txt" 2>"$res/quantize_8b_gptq.err" || status=1
+	# A trace every 15 s: seconds, host memory in use, device memory, the
+	# progress line (quantize's bar names the tensor it is on).
+	(while sleep 15; do
+		echo "$(( ($(date +%s%N) - t0) / 1000000000 )) s | host $(free -g | awk '/Mem:/{print $3}') GB | gpu $(nvidia-smi --query-gpu=memory.used --format=csv,noheader) | $(tr '\r' '\n' <"$res/quantize_8b_gptq.err" 2>/dev/null | grep -v '^ *$' | tail -1 | cut -c1-160)"
+	done) >"$res/quantize_8b_gptq.trace" &
+	tracer=$!
+	HYQUANT_PROGRESS=lines timeout "${GPTQ_TIMEOUT:-3000}" "$bin/hyquant" quantize --model "$big" --plan tools/gpu/gptq-w4g128-all.yaml --segments 128 --length 2048 --device cuda --out "$big-gptq" --force >"$res/quantize_8b_gptq.txt" 2>"$res/quantize_8b_gptq.err" || status=1
+	kill $tracer
 	echo "quantize --device cuda (8B shape, every linear GPTQ, 128 x 2048): $(( ($(date +%s%N) - t0) / 1000000 )) ms" | tee -a "$res/timings.txt"
 fi
 python3 - "$res" <<'PY'
