@@ -286,6 +286,18 @@ func (s *Stream) Free(b Buffer) {
 	}
 }
 
+// Grow makes *b hold at least bytes: a smaller buffer is freed and
+// replaced (its contents are not kept; on failure *b is the zero Buffer).
+func (s *Stream) Grow(b *Buffer, bytes int) error {
+	if b.Bytes >= bytes {
+		return nil
+	}
+	s.Free(*b)
+	var err error
+	*b, err = s.Alloc(bytes)
+	return err
+}
+
 // MemInfo returns the free and total device memory.
 func (s *Stream) MemInfo() (free, total uint64) {
 	cuMemGetInfo(&free, &total)

@@ -310,13 +310,9 @@ func (g *Model) weight(s *cuda.Stream, l *linear) (uint64, error) {
 	if sc.decoded == l {
 		return sc.wbuf.Ptr, nil
 	}
-	sc.decoded = nil                                                   // until l is decoded there
-	if need := l.out * l.in * want.elemBytes(); need > sc.wbuf.Bytes { // a replaced linear needs more
-		s.Free(sc.wbuf)
-		var err error
-		if sc.wbuf, err = s.Alloc(need); err != nil {
-			return 0, err
-		}
+	sc.decoded = nil                                                      // until l is decoded there
+	if err := s.Grow(&sc.wbuf, l.out*l.in*want.elemBytes()); err != nil { // a replaced linear may need more
+		return 0, err
 	}
 	if err := decode(s, l, want, sc.wbuf.Ptr); err != nil {
 		return 0, err

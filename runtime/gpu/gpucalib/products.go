@@ -26,9 +26,9 @@ func (p *products) MatMulNT(c, a, b []float32, m, n, k int) error {
 	if m*n*k < p.minMACs {
 		return quant.HostProducts{}.MatMulNT(c, a, b, m, n, k)
 	}
-	// Row-major C = A·Bᵀ is column-major Cᵀ = B·Aᵀ, with B and A as stored.
+	// C = A·Bᵀ is LinearRows with A as the rows and B as the weight.
 	return p.run(c, a, b, m, n, k, func(s *cuda.Stream) error {
-		return s.Sgemm(cuda.Trans, cuda.NoTrans, n, m, k, 1, p.b.Ptr, k, p.a.Ptr, k, 0, p.c.Ptr, n)
+		return s.LinearRows(p.c.Ptr, p.a.Ptr, p.b.Ptr, m, n, k, false)
 	})
 }
 
@@ -45,13 +45,14 @@ func (p *products) MatMulNN(c, a, b []float32, m, n, k int) error {
 // run copies A (m×k) and B (k·n values) in, runs gemm and copies C (m×n) out.
 func (p *products) run(c, a, b []float32, m, n, k int, gemm func(s *cuda.Stream) error) error {
 	err := p.dev.Run(func(s *cuda.Stream) error {
-		for _, g := range []struct {
-			buf    *cuda.Buffer
-			floats int
-		}{{&p.a, m * k}, {&p.b, n * k}, {&p.c, m * n}} {
-			if err := grow(s, g.buf, 4*g.floats); err != nil {
-				return err
-			}
+		if err := s.Grow(&p.a, 4*m*k); err != nil {
+			return err
+		}
+		if err := s.Grow(&p.b, 4*n*k); err != nil {
+			return err
+		}
+		if err := s.Grow(&p.c, 4*m*n); err != nil {
+			return err
 		}
 		if err := s.CopyFloatsIn(p.a, 0, a[:m*k]); err != nil {
 			return err
@@ -67,21 +68,6 @@ func (p *products) run(c, a, b []float32, m, n, k int, gemm func(s *cuda.Stream)
 	if err != nil {
 		return fmt.Errorf("a %d×%d×%d product of GPTQ on %s: %w", m, n, k, p.dev, err)
 	}
-	return nil
-}
-
-// grow makes *b hold at least bytes, dropping its contents.
-func grow(s *cuda.Stream, b *cuda.Buffer, bytes int) error {
-	if b.Bytes >= bytes {
-		return nil
-	}
-	s.Free(*b)
-	*b = cuda.Buffer{}
-	nb, err := s.Alloc(bytes)
-	if err != nil {
-		return err
-	}
-	*b = nb
 	return nil
 }
 
