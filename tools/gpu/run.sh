@@ -63,7 +63,7 @@ cp results/mini-quickstart/results.json "$res/quickstart_cuda_results.json" 2>/d
 # The 8B shape (BIG=1): synthetic weights from the real config, windows of
 # 2048; bf16 and TF32 on the bf16 checkpoint, and llama.cpp's Q4_K_M recipe
 # quantised by hyquant (packed on the device, bf16 products).
-if [ -n "${BIG:-}" ]; then
+if [ "${BIG:-}" = 1 ]; then # not with BIG=gptq, whose run needs the whole time
 	big=${BIG_DIR:-/tmp/hyquant-8b}
 	[ -f "$big/model.safetensors.index.json" ] || "$bin/hyquant" synth --config models/nemotron-h-8b-base-8k/config.json --out "$big" >"$res/synth.txt" 2>&1 || status=1
 	hq8() { hq --model "$@" --device cuda --seq-len 2048 --max-windows 32; }
