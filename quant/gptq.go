@@ -2,7 +2,6 @@ package quant
 
 import (
 	"fmt"
-	"github.com/hyquant/hyquant/internal/parallel"
 	"math"
 	"sort"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/lapack64"
 
+	"github.com/hyquant/hyquant/internal/parallel"
 	"github.com/hyquant/hyquant/kernels"
 	"github.com/hyquant/hyquant/quant/grid"
 	"github.com/hyquant/hyquant/runtime/safetensors"
@@ -126,10 +126,8 @@ func checkStats(method string, a Assignment, st *Stats) error {
 	if st.Rows <= 0 {
 		return fmt.Errorf("%s: %s: calibration statistics hold no rows (was the layer reached by the calibration pass?)", method, a.Param.Name)
 	}
-	for i, v := range st.XtX {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("%s: %s: calibration XᵀX[%d][%d] is %v", method, a.Param.Name, i/a.Cols, i%a.Cols, v)
-		}
+	if i := firstNonFinite(st.XtX); i >= 0 {
+		return fmt.Errorf("%s: %s: calibration XᵀX[%d][%d] is %v", method, a.Param.Name, i/a.Cols, i%a.Cols, st.XtX[i])
 	}
 	return nil
 }
@@ -212,25 +210,33 @@ func RoundGPTQ(w, h []float64, g grid.Grid, sc grid.Scheme, o GPTQOptions, name 
 	}
 	codes := make([]uint8, rows*n)
 	errs := make([]float64, rows*bs)
-	lazy := newLazyUpdater(p, rows, n, bs)
+	blk := make([]float64, rows*bs)
+	held, err := holdWeights(p, w, u, rows, n, bs)
+	if err != nil {
+		return nil, fmt.Errorf("gptq: %s: %w", name, err)
+	}
+	defer held.Release()
 	var bad error
 	var badOnce sync.Once
 	for i1 := 0; i1 < n; i1 += bs {
 		i2 := min(i1+bs, n)
 		bw := i2 - i1
+		if err := held.Columns(blk[:rows*bw], i1, i2); err != nil {
+			return nil, fmt.Errorf("gptq: %s: %w", name, err)
+		}
 		parallel.For(rows, 1, func(r0, r1 int) {
 			for r := r0; r < r1; r++ {
-				row := w[r*n : (r+1)*n]
+				row := blk[r*bw : (r+1)*bw]
 				er := errs[r*bw : (r+1)*bw]
 				for i := i1; i < i2; i++ {
-					c := perm[i]
+					c, li := perm[i], i-i1
 					k := g.Index(r, c)
 					if dynamic && i%g.Granularity.GroupSize == 0 {
-						params[k] = sc.RangeParams(row[i : i+g.Granularity.GroupSize])
+						params[k] = sc.RangeParams(row[li : li+g.Granularity.GroupSize])
 					}
-					code := sc.Code(row[i], params[k])
+					code := sc.Code(row[li], params[k])
 					codes[r*n+c] = code
-					if e, ok := spreadError(row, er, u, n, i, i1, i2, float64(params[k].Dequant(code))); !ok {
+					if e, ok := spreadError(row, er, u[i*n+i1:i*n+i2], li, float64(params[k].Dequant(code))); !ok {
 						badOnce.Do(func() {
 							bad = fmt.Errorf("gptq: %s: rounding error of row %d, column %d is %v (weights or Hessian not finite)", name, r, c, e)
 						})
@@ -243,7 +249,7 @@ func RoundGPTQ(w, h []float64, g grid.Grid, sc grid.Scheme, o GPTQOptions, name 
 			return nil, bad
 		}
 		if i2 < n {
-			if err := lazy.update(w, errs[:rows*bw], u, i1, i2); err != nil {
+			if err := held.Update(errs[:rows*bw], i1, i2); err != nil {
 				return nil, fmt.Errorf("gptq: %s: %w", name, err)
 			}
 		}
@@ -255,19 +261,19 @@ func RoundGPTQ(w, h []float64, g grid.Grid, sc grid.Scheme, o GPTQOptions, name 
 	return q, nil
 }
 
-// spreadError is GPTQ's error feedback for column i of a row rounded to q:
-// the error e = (w_i − q)/U[i][i] is recorded in er (the lazy block's
-// errors, block starting at column i1) and spread over the block's later
-// columns, w_j −= e·U[i][j] for i < j < i2. ok is false when e is not
-// finite.
-func spreadError(row, er, u []float64, n, i, i1, i2 int, q float64) (e float64, ok bool) {
-	e = (row[i] - q) / u[i*n+i]
+// spreadError is GPTQ's error feedback for one column of a row rounded to
+// q. row and ur are the lazy block's columns of the row and of U's row for
+// that column, li the column's place in the block: the error
+// e = (row[li] − q)/U[i][i] is recorded in er[li] and spread over the
+// block's later columns, row[j] −= e·ur[j] for j > li. ok is false when e
+// is not finite.
+func spreadError(row, er, ur []float64, li int, q float64) (e float64, ok bool) {
+	e = (row[li] - q) / ur[li]
 	if math.IsNaN(e) || math.IsInf(e, 0) {
 		return e, false
 	}
-	er[i-i1] = e
-	ur := u[i*n : (i+1)*n]
-	for j := i + 1; j < i2; j++ {
+	er[li] = e
+	for j := li + 1; j < len(row); j++ {
 		row[j] -= e * ur[j]
 	}
 	return e, true
@@ -431,34 +437,63 @@ func narrow(a []float64, rows, cols, lda int) []float32 {
 	return out
 }
 
-// lazyUpdater applies each lazy block's rounding errors to the columns
-// after it, W[:, i2:] −= E·U[i1:i2, i2:] with E the rows×(i2−i1) errors.
-// The product runs in float32 on p (the precision of the reference
-// implementation's GPU arithmetic), on the host a chunk of rows at a time,
-// elsewhere all rows at once, and is subtracted from the float64 weights.
-// Its float32 scratch is allocated once for all blocks (for an 8B down_proj
-// fresh buffers would be 60 GB of zeroing).
-type lazyUpdater struct {
+// holdWeights holds w and u for GPTQ's column loop with lazy blocks of bs
+// columns: where p's products run when p is a Holder that takes them, else
+// on the host.
+func holdWeights(p Products, w, u []float64, rows, n, bs int) (Held, error) {
+	if h, ok := p.(Holder); ok {
+		held, err := h.Hold(w, u, rows, n)
+		if err != nil || held != nil {
+			return held, err
+		}
+	}
+	return newHostHeld(p, w, u, rows, n, bs), nil
+}
+
+// hostHeld holds GPTQ's weights in host memory, float64, and applies each
+// lazy block's rounding errors to the columns after it,
+// W[:, i2:] −= E·U[i1:i2, i2:] with E the rows×(i2−i1) errors. The product
+// runs in float32 on p (the precision of the reference implementation's
+// GPU arithmetic), on the host a chunk of rows at a time, elsewhere all
+// rows at once, and is subtracted from the float64 weights. Its float32
+// scratch is allocated once for all blocks (for an 8B down_proj fresh
+// buffers would be 60 GB of zeroing).
+type hostHeld struct {
 	p             Products
+	w, u          []float64
 	rows, n       int
 	chunk         int
 	ub, e32, prod []float32
 }
 
-func newLazyUpdater(p Products, rows, n, bs int) *lazyUpdater {
+func newHostHeld(p Products, w, u []float64, rows, n, bs int) *hostHeld {
 	chunk := rows
 	if _, host := p.(HostProducts); host {
 		chunk = max(1, min(rows, (8<<20)/max(1, n-bs))) // about 32 MB of products at a time
 	}
 	rest := max(0, n-bs) // the widest update: after the first block
-	return &lazyUpdater{p: p, rows: rows, n: n, chunk: chunk,
+	return &hostHeld{p: p, w: w, u: u, rows: rows, n: n, chunk: chunk,
 		ub: make([]float32, bs*rest), e32: make([]float32, chunk*bs), prod: make([]float32, chunk*rest)}
 }
 
-// update applies the errors errs (rows×(i2−i1)) of columns i1..i2 to w.
-func (l *lazyUpdater) update(w []float64, errs []float64, u []float64, i1, i2 int) error {
-	n, rows := l.n, l.rows
+func (l *hostHeld) Columns(dst []float64, i1, i2 int) error {
+	bw := i2 - i1
+	parallel.For(l.rows, 64, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			copy(dst[r*bw:(r+1)*bw], l.w[r*l.n+i1:r*l.n+i2])
+		}
+	})
+	return nil
+}
+
+func (l *hostHeld) Release() {}
+
+func (l *hostHeld) Update(errs []float64, i1, i2 int) error {
+	n, rows, u, w := l.n, l.rows, l.u, l.w
 	bw, rest := i2-i1, n-i2
+	if rest == 0 {
+		return nil
+	}
 	ub := l.ub[:bw*rest]
 	parallel.For(bw, 8, func(lo, hi int) {
 		for i := lo; i < hi; i++ {

@@ -58,25 +58,34 @@ func RoundGPTQBlocks(w, h []float64, rows, cols int, t ggml.Type, imatrix []floa
 	out := make([]byte, int64(rows)*rb)
 	bs := (o.BlockSize + bsz - 1) / bsz * bsz // a format block never straddles a lazy block
 	errs := make([]float64, rows*bs)
-	lazy := newLazyUpdater(p, rows, cols, bs)
+	blk := make([]float64, rows*bs)
+	held, err := holdWeights(p, w, u, rows, cols, bs)
+	if err != nil {
+		return nil, fmt.Errorf("gptq: %s: %w", name, err)
+	}
+	defer held.Release()
 	var bad error
 	var badOnce sync.Once
 	for i1 := 0; i1 < cols; i1 += bs {
 		i2 := min(i1+bs, cols)
 		bw := i2 - i1
+		if err := held.Columns(blk[:rows*bw], i1, i2); err != nil {
+			return nil, fmt.Errorf("gptq: %s: %w", name, err)
+		}
 		parallel.For(rows, 1, func(r0, r1 int) {
 			x := make([]float32, bsz)
 			for r := r0; r < r1; r++ {
-				row := w[r*cols : (r+1)*cols]
+				row := blk[r*bw : (r+1)*bw]
 				blocks := out[int64(r)*rb : int64(r+1)*rb]
 				er := errs[r*bw : (r+1)*bw]
 				var block []byte
 				for i := i1; i < i2; i++ {
+					li := i - i1
 					if i%bsz == 0 {
 						b := i / bsz
 						block = blocks[b*tr.BlockBytes : (b+1)*tr.BlockBytes]
 						for k := range x {
-							x[k] = float32(row[i+k])
+							x[k] = float32(row[li+k])
 						}
 						var imp []float32
 						if imatrix != nil {
@@ -84,8 +93,8 @@ func RoundGPTQBlocks(w, h []float64, rows, cols int, t ggml.Type, imatrix []floa
 						}
 						rounders[r].Fit(block, b, x, imp)
 					}
-					q := rounders[r].Round(block, i%bsz, float32(row[i]))
-					if e, ok := spreadError(row, er, u, cols, i, i1, i2, float64(q)); !ok {
+					q := rounders[r].Round(block, i%bsz, float32(row[li]))
+					if e, ok := spreadError(row, er, u[i*cols+i1:i*cols+i2], li, float64(q)); !ok {
 						badOnce.Do(func() {
 							bad = fmt.Errorf("gptq: %s: rounding error of row %d, column %d is %v (weights or Hessian not finite)", name, r, i, e)
 						})
@@ -98,7 +107,7 @@ func RoundGPTQBlocks(w, h []float64, rows, cols int, t ggml.Type, imatrix []floa
 			return nil, bad
 		}
 		if i2 < cols {
-			if err := lazy.update(w, errs[:rows*bw], u, i1, i2); err != nil {
+			if err := held.Update(errs[:rows*bw], i1, i2); err != nil {
 				return nil, fmt.Errorf("gptq: %s: %w", name, err)
 			}
 		}

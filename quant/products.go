@@ -33,3 +33,25 @@ func productsOf(p Products) Products {
 	}
 	return p
 }
+
+// Holder is implemented by Products that can keep a GPTQ run's weights and
+// U where their products run: the lazy updates W[:, i2:] −= E·U[i1:i2, i2:]
+// then never cross to the host; only each block's columns come out and its
+// rounding errors go in. Hold returns a nil Held (and no error) when the
+// matrix is too small to be worth it; the host then holds the weights.
+type Holder interface {
+	Hold(w, u []float64, rows, n int) (Held, error)
+}
+
+// Held is the weights of one GPTQ run (rows×n, row-major) with the upper
+// Cholesky factor U of H⁻¹ (n×n), held for the column loop.
+type Held interface {
+	// Columns copies columns i1..i2 of the current weights to dst
+	// (rows×(i2−i1), row-major).
+	Columns(dst []float64, i1, i2 int) error
+	// Update applies the rounding errors errs (rows×(i2−i1)) of columns
+	// i1..i2 to the columns after i2.
+	Update(errs []float64, i1, i2 int) error
+	// Release frees what Hold took.
+	Release()
+}

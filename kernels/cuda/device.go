@@ -233,8 +233,8 @@ func (d *Device) Profile(f func() error) (map[string]*OpTime, error) {
 	return d.st.prof, err
 }
 
-// timed runs op, timing it under name when profiling.
-func (s *Stream) timed(name string, op func() error) error {
+// timed runs op, timing it under name() when profiling.
+func (s *Stream) timed(name func() string, op func() error) error {
 	if s.prof == nil {
 		return op()
 	}
@@ -246,10 +246,11 @@ func (s *Stream) timed(name string, op func() error) error {
 		return err
 	}
 	err := s.Sync()
-	e := s.prof[name]
+	key := name()
+	e := s.prof[key]
 	if e == nil {
 		e = &OpTime{}
-		s.prof[name] = e
+		s.prof[key] = e
 	}
 	e.Calls++
 	e.Time += time.Since(t0)
@@ -321,6 +322,14 @@ func (s *Stream) CopyFloatsIn(b Buffer, off int, x []float32) error {
 	return s.copyIn(b, 4*off, unsafe.Pointer(&x[0]), 4*len(x), "floats")
 }
 
+// CopyFloat64sIn copies x to b starting at element off (synchronous).
+func (s *Stream) CopyFloat64sIn(b Buffer, off int, x []float64) error {
+	if len(x) == 0 {
+		return nil
+	}
+	return s.copyIn(b, 8*off, unsafe.Pointer(&x[0]), 8*len(x), "float64s")
+}
+
 // CopyInt32sIn copies x to b starting at element off (synchronous).
 func (s *Stream) CopyInt32sIn(b Buffer, off int, x []int32) error {
 	if len(x) == 0 {
@@ -369,10 +378,16 @@ func (s *Stream) CopyFloatsOut(dst []float32, b Buffer, off int) error {
 
 // CopyFloat64sOut waits for the stream and copies len(dst) float64s from b.
 func (s *Stream) CopyFloat64sOut(dst []float64, b Buffer) error {
+	return s.CopyFloat64sOutAt(dst, b, 0)
+}
+
+// CopyFloat64sOutAt waits for the stream and copies len(dst) float64s from
+// b at element off.
+func (s *Stream) CopyFloat64sOutAt(dst []float64, b Buffer, off int) error {
 	if len(dst) == 0 {
 		return nil
 	}
-	return s.copyOut(unsafe.Pointer(&dst[0]), b, 0, 8*len(dst), "float64s")
+	return s.copyOut(unsafe.Pointer(&dst[0]), b, 8*off, 8*len(dst), "float64s")
 }
 
 // CopyInt32sOut waits for the stream and copies len(dst) int32s from b.
@@ -439,7 +454,7 @@ func (s *Stream) Launch(name string, grid, block, shared int, args ...Arg) error
 // Launch3 runs a kernel on a 3-D grid of 3-D blocks.
 func (s *Stream) Launch3(name string, grid, block [3]int, shared int, args ...Arg) error {
 	if s.prof != nil {
-		return s.timed(name, func() error { return s.launch3(name, grid, block, shared, args...) })
+		return s.timed(func() string { return name }, func() error { return s.launch3(name, grid, block, shared, args...) })
 	}
 	return s.launch3(name, grid, block, shared, args...)
 }
@@ -479,30 +494,50 @@ const (
 
 // Sgemm is cuBLAS's column-major C = alpha·op(A)·op(B) + beta·C in fp32.
 func (s *Stream) Sgemm(ta, tb int, m, n, k int, alpha float32, a uint64, lda int, b uint64, ldb int, beta float32, c uint64, ldc int) error {
-	if s.prof != nil {
-		return s.timed(fmt.Sprintf("sgemm %dx%dx%d", m, n, k), func() error {
-			s2 := s.prof
-			s.prof = nil
-			defer func() { s.prof = s2 }()
-			return s.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		})
-	}
-	return cublasCheck("cublasSgemm", cublasSgemm(s.d.blas, int32(ta), int32(tb), int32(m), int32(n), int32(k), &alpha, a, int32(lda), b, int32(ldb), &beta, c, int32(ldc)))
+	return s.timed(func() string { return fmt.Sprintf("sgemm %dx%dx%d", m, n, k) }, func() error {
+		return cublasCheck("cublasSgemm", cublasSgemm(s.d.blas, int32(ta), int32(tb), int32(m), int32(n), int32(k), &alpha, a, int32(lda), b, int32(ldb), &beta, c, int32(ldc)))
+	})
 }
 
 // SgemmStridedBatched is Sgemm over batch matrices at fixed strides (in
 // floats) from a, b and c.
 func (s *Stream) SgemmStridedBatched(ta, tb int, m, n, k int, alpha float32, a uint64, lda, sa int, b uint64, ldb, sb int, beta float32, c uint64, ldc, sc, batch int) error {
-	if s.prof != nil {
-		return s.timed("sgemm_batched", func() error {
-			s2 := s.prof
-			s.prof = nil
-			defer func() { s.prof = s2 }()
-			return s.SgemmStridedBatched(ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, batch)
-		})
-	}
-	return cublasCheck("cublasSgemmStridedBatched", cublasSgemmStridedBatched(s.d.blas, int32(ta), int32(tb), int32(m), int32(n), int32(k), &alpha,
-		a, int32(lda), int64(sa), b, int32(ldb), int64(sb), &beta, c, int32(ldc), int64(sc), int32(batch)))
+	return s.timed(func() string { return "sgemm_batched" }, func() error {
+		return cublasCheck("cublasSgemmStridedBatched", cublasSgemmStridedBatched(s.d.blas, int32(ta), int32(tb), int32(m), int32(n), int32(k), &alpha,
+			a, int32(lda), int64(sa), b, int32(ldb), int64(sb), &beta, c, int32(ldc), int64(sc), int32(batch)))
+	})
+}
+
+// Triangles of a symmetric product (cublasFillMode_t).
+const (
+	Lower = 0
+	Upper = 1
+)
+
+// Ssyrk is cuBLAS's column-major C = alpha·op(A)·op(A)ᵀ + beta·C in fp32,
+// C n×n symmetric, of which only the uplo triangle is written.
+func (s *Stream) Ssyrk(uplo, trans int, n, k int, alpha float32, a uint64, lda int, beta float32, c uint64, ldc int) error {
+	return s.timed(func() string { return fmt.Sprintf("ssyrk %dx%d", n, k) }, func() error {
+		return cublasCheck("cublasSsyrk", cublasSsyrk(s.d.blas, int32(uplo), int32(trans), int32(n), int32(k), &alpha, a, int32(lda), &beta, c, int32(ldc)))
+	})
+}
+
+// Dgemm is cuBLAS's column-major C = alpha·op(A)·op(B) + beta·C in fp64.
+func (s *Stream) Dgemm(ta, tb int, m, n, k int, alpha float64, a uint64, lda int, b uint64, ldb int, beta float64, c uint64, ldc int) error {
+	return s.timed(func() string { return "dgemm" }, func() error {
+		return cublasCheck("cublasDgemm", cublasDgemm(s.d.blas, int32(ta), int32(tb), int32(m), int32(n), int32(k), &alpha, a, int32(lda), b, int32(ldb), &beta, c, int32(ldc)))
+	})
+}
+
+// CopyMatrix64 copies the column-major m×n float64 matrix at a (leading
+// dimension lda) to c (leading dimension ldc) on the device: a block of
+// columns of a row-major matrix made contiguous (cuBLAS's Dgeam with
+// C = 1·A + 0·A).
+func (s *Stream) CopyMatrix64(m, n int, a uint64, lda int, c uint64, ldc int) error {
+	one, zero := 1.0, 0.0
+	return s.timed(func() string { return "dgeam" }, func() error {
+		return cublasCheck("cublasDgeam", cublasDgeam(s.d.blas, NoTrans, NoTrans, int32(m), int32(n), &one, a, int32(lda), &zero, a, int32(lda), c, int32(ldc)))
+	})
 }
 
 // SetTF32 switches cuBLAS's fp32 products to TF32 tensor cores (10-bit
@@ -528,20 +563,14 @@ const (
 // products of bf16 values accumulated in fp32 (cublasGemmEx with
 // CUBLAS_COMPUTE_32F), bf16 tensor cores.
 func (s *Stream) LinearRowsBF16(y, x, w uint64, rows, out, in int, accumulate bool) error {
-	if s.prof != nil {
-		return s.timed(fmt.Sprintf("gemm_bf16 %dx%dx%d", out, rows, in), func() error {
-			s2 := s.prof
-			s.prof = nil
-			defer func() { s.prof = s2 }()
-			return s.LinearRowsBF16(y, x, w, rows, out, in, accumulate)
-		})
-	}
 	alpha, beta := float32(1), float32(0)
 	if accumulate {
 		beta = 1
 	}
-	return cublasCheck("cublasGemmEx", cublasGemmEx(s.d.blas, Trans, NoTrans, int32(out), int32(rows), int32(in), unsafe.Pointer(&alpha),
-		w, cudaR16BF, int32(in), x, cudaR16BF, int32(in), unsafe.Pointer(&beta), y, cudaR32F, int32(out), cublasCompute, gemmDefault))
+	return s.timed(func() string { return fmt.Sprintf("gemm_bf16 %dx%dx%d", out, rows, in) }, func() error {
+		return cublasCheck("cublasGemmEx", cublasGemmEx(s.d.blas, Trans, NoTrans, int32(out), int32(rows), int32(in), unsafe.Pointer(&alpha),
+			w, cudaR16BF, int32(in), x, cudaR16BF, int32(in), unsafe.Pointer(&beta), y, cudaR32F, int32(out), cublasCompute, gemmDefault))
+	})
 }
 
 // LinearRows computes y[rows×out] = x[rows×in]·Wᵀ for row-major x and y and
