@@ -12,7 +12,9 @@ import (
 
 func main() {
 	root := newRootCmd()
-	if err := root.Execute(); err != nil {
+	err := root.Execute()
+	stopProfile()
+	if err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)
@@ -42,6 +44,11 @@ tokenizer.json), a llama.cpp GGUF file (nemotron_h), a bare config.json
 published 8B config, shapes only).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+	}
+	root.PersistentFlags().String("cpuprofile", "", "write a Go CPU profile of the command to this file (go tool pprof reads it)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		path, _ := cmd.Flags().GetString("cpuprofile")
+		return startProfile(path)
 	}
 	root.AddCommand(newInspectCmd(), newPlanCmd(), newEvalCmd(), newQuantizeCmd(), newRunCmd(), newReportCmd(), newSynthCmd(), newExportCmd(), newSearchCmd())
 	return root

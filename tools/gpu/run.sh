@@ -84,7 +84,7 @@ if [ "${BIG:-}" = gptq ]; then
 		echo "$(( ($(date +%s%N) - t0) / 1000000000 )) s | host $(free -g | awk '/Mem:/{print $3}') GB | gpu $(nvidia-smi --query-gpu=memory.used --format=csv,noheader) | $(tr '\r' '\n' <"$res/quantize_8b_gptq.err" 2>/dev/null | grep -v '^ *$' | tail -1 | cut -c1-160)"
 	done) >"$res/quantize_8b_gptq.trace" &
 	tracer=$!
-	HYQUANT_PROGRESS=lines timeout -k 10 "${GPTQ_TIMEOUT:-3000}" "$bin/hyquant" quantize --model "$big" --plan tools/gpu/gptq-w4g128-all.yaml --segments 128 --length 2048 --device cuda --out "$big-gptq" --force >"$res/quantize_8b_gptq.txt" 2>"$res/quantize_8b_gptq.err" || status=1
+	HYQUANT_PROGRESS=lines timeout -k 10 "${GPTQ_TIMEOUT:-3000}" "$bin/hyquant" quantize --model "$big" --plan tools/gpu/gptq-w4g128-all.yaml --segments 128 --length 2048 --device cuda --out "$big-gptq" --force --cpuprofile "$res/quantize_8b_gptq.pprof" >"$res/quantize_8b_gptq.txt" 2>"$res/quantize_8b_gptq.err" || status=1
 	kill $tracer
 	echo "quantize --device cuda (8B shape, every linear GPTQ, 128 x 2048): $(( ($(date +%s%N) - t0) / 1000000 )) ms" | tee -a "$res/timings.txt"
 fi
