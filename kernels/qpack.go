@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/hyquant/hyquant/internal/parallel"
 )
 
 // Operations on QMatrix (declared in qmatrix.go): validation, the reference
@@ -102,17 +104,27 @@ func PackCodes(codes []uint8, rows, cols, bits int) []byte {
 	checkCodes("PackCodes", len(codes), rows, cols, bits)
 	rb := (cols*bits + 7) / 8
 	out := make([]byte, rows*rb)
-	for r := 0; r < rows; r++ {
-		row := out[r*rb : (r+1)*rb]
-		for c, v := range codes[r*cols : (r+1)*cols] {
-			if int(v) >= 1<<bits {
-				panic(fmt.Sprintf("kernels.PackCodes: code %d at (%d,%d) does not fit in %d bits", v, r, c, bits))
+	bad := parallel.First(rows, max(1, (1<<16)/max(1, cols)), func(lo, hi int) int {
+		for r := lo; r < hi; r++ {
+			row := out[r*rb : (r+1)*rb]
+			for c, v := range codes[r*cols : (r+1)*cols] {
+				if int(v) >= 1<<bits {
+					return r
+				}
+				o := c * bits
+				x := uint16(v) << (o & 7)
+				row[o>>3] |= byte(x)
+				if hi := byte(x >> 8); hi != 0 {
+					row[o>>3+1] |= hi
+				}
 			}
-			o := c * bits
-			x := uint16(v) << (o & 7)
-			row[o>>3] |= byte(x)
-			if hi := byte(x >> 8); hi != 0 {
-				row[o>>3+1] |= hi
+		}
+		return -1
+	})
+	if bad >= 0 {
+		for c, v := range codes[bad*cols : (bad+1)*cols] {
+			if int(v) >= 1<<bits {
+				panic(fmt.Sprintf("kernels.PackCodes: code %d at (%d,%d) does not fit in %d bits", v, bad, c, bits))
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/hyquant/hyquant/internal/parallel"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
 
@@ -84,10 +85,27 @@ func errNotImplemented(method string) error {
 // widen copies float32 weights into a new float64 slice.
 func widen(w []float32) []float64 {
 	out := make([]float64, len(w))
-	for i, v := range w {
-		out[i] = float64(v)
-	}
+	parallel.For(len(w), scanChunk, func(lo, hi int) {
+		for i, v := range w[lo:hi] {
+			out[lo+i] = float64(v)
+		}
+	})
 	return out
+}
+
+// scanChunk is the fewest values one worker of an elementwise pass takes.
+const scanChunk = 1 << 18
+
+// firstNonFinite is the index of the first NaN or infinity of x, or -1.
+func firstNonFinite[T float32 | float64](x []T) int {
+	return parallel.First(len(x), scanChunk, func(lo, hi int) int {
+		for i, v := range x[lo:hi] {
+			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+				return lo + i
+			}
+		}
+		return -1
+	})
 }
 
 // checkWeights reports a weight slice that does not match its assignment,
@@ -96,10 +114,8 @@ func checkWeights(method string, w []float32, a Assignment) error {
 	if a.Rows <= 0 || a.Cols <= 0 || len(w) != a.Rows*a.Cols {
 		return fmt.Errorf("%s: %s: %d weights for a %d×%d matrix", method, a.Param.Name, len(w), a.Rows, a.Cols)
 	}
-	for i, v := range w {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("%s: %s: weight (%d, %d) is %v", method, a.Param.Name, i/a.Cols, i%a.Cols, v)
-		}
+	if i := firstNonFinite(w); i >= 0 {
+		return fmt.Errorf("%s: %s: weight (%d, %d) is %v", method, a.Param.Name, i/a.Cols, i%a.Cols, w[i])
 	}
 	return nil
 }

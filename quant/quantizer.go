@@ -3,6 +3,7 @@ package quant
 import (
 	"fmt"
 
+	"github.com/hyquant/hyquant/internal/parallel"
 	"github.com/hyquant/hyquant/kernels"
 	"github.com/hyquant/hyquant/kernels/ggml"
 )
@@ -36,9 +37,11 @@ func (s *Stats) Hessian() []float64 {
 		return h
 	}
 	f := 2 / float64(s.Rows)
-	for i, v := range s.XtX {
-		h[i] = f * v
-	}
+	parallel.For(len(h), scanChunk, func(lo, hi int) {
+		for i, v := range s.XtX[lo:hi] {
+			h[lo+i] = f * v
+		}
+	})
 	return h
 }
 

@@ -46,19 +46,9 @@ func position(shape []int64, flat int64) string {
 // scanChunk is how many values one worker scans at least.
 const scanChunk = 1 << 20
 
-// firstIndex returns the smallest index in [0, n) for which scan finds a
-// non-finite value (scan(lo, hi) returns the first in its range or -1),
-// scanning parts concurrently; -1 when there is none.
+// firstIndex is parallel.First in chunks of scanChunk.
 func firstIndex(n int, scan func(lo, hi int) int) int {
-	parts := max(1, min(8, n/scanChunk))
-	found := make([]int, parts)
-	parallel.Parts(n, parts, func(p, lo, hi int) { found[p] = scan(lo, hi) })
-	for _, f := range found {
-		if f >= 0 {
-			return f
-		}
-	}
-	return -1
+	return parallel.First(n, scanChunk, scan)
 }
 
 // firstNonFinite32 is the index of the first NaN or infinity of v, or -1.

@@ -44,3 +44,22 @@ func Parts(n, k int, body func(part, lo, hi int)) {
 	}
 	wg.Wait()
 }
+
+// First runs scan over [0, n) in contiguous chunks of at least minChunk
+// items, concurrently, where scan(lo, hi) returns the first index in
+// [lo, hi) it looks for or -1; First returns the smallest such index over
+// all chunks, or -1 (the same answer as one scan over everything).
+func First(n, minChunk int, scan func(lo, hi int) int) int {
+	if n <= 0 {
+		return -1
+	}
+	parts := min(runtime.GOMAXPROCS(0), max(1, n/max(1, minChunk)))
+	found := make([]int, parts)
+	Parts(n, parts, func(p, lo, hi int) { found[p] = scan(lo, hi) })
+	for _, f := range found {
+		if f >= 0 {
+			return f
+		}
+	}
+	return -1
+}

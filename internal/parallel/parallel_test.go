@@ -31,3 +31,29 @@ func TestPartsBoundaries(t *testing.T) {
 		t.Fatalf("parts %v, want %v", got, want)
 	}
 }
+
+func TestFirstIsTheSmallestHit(t *testing.T) {
+	for _, n := range []int{0, 1, 10, 1000, 100003} {
+		for _, hit := range []int{-1, 0, n / 3, n - 1} {
+			hits := map[int]bool{} // hit, and later ones
+			if hit >= 0 {
+				hits[hit], hits[hit+7], hits[n-1] = true, true, true
+			}
+			got := First(n, 16, func(lo, hi int) int {
+				for i := lo; i < hi; i++ {
+					if hits[i] && i < n {
+						return i
+					}
+				}
+				return -1
+			})
+			want := -1
+			if n > 0 && hit >= 0 && hit < n {
+				want = hit
+			}
+			if got != want {
+				t.Errorf("n %d, first hit %d: First gave %d", n, hit, got)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package gpu
 import (
 	"fmt"
 
+	"github.com/hyquant/hyquant/internal/parallel"
 	"github.com/hyquant/hyquant/kernels"
 	"github.com/hyquant/hyquant/kernels/cuda"
 	"github.com/hyquant/hyquant/runtime"
@@ -202,8 +203,11 @@ func (p *Pass) accumulate(s *cuda.Stream, l *linear, x uint64, rows int) error {
 	}
 	c := a.cols
 	for r0 := 0; r0 < rows; r0 += p.n {
+		// The segment's rows×c inputs are column-major c×rows; their gram
+		// is symmetric, so one triangle is computed (half the flops of a
+		// gemm) and the other, zero in gram, is filled in at download.
 		seg := x + uint64(4*r0*c)
-		if err := s.Sgemm(cuda.NoTrans, cuda.Trans, c, c, p.n, 1, seg, c, seg, c, 0, a.gram.Ptr, c); err != nil {
+		if err := s.Ssyrk(cuda.Lower, cuda.NoTrans, c, p.n, 1, seg, c, 0, a.gram.Ptr, c); err != nil {
 			return err
 		}
 		if err := s.Launch("add_f64", gridFor(c*c), threads, 0, cuda.P(a.xtx.Ptr), cuda.P(a.gram.Ptr), cuda.I64(c*c)); err != nil {
@@ -253,10 +257,32 @@ func (a *accumulator) download(s *cuda.Stream) (*InputStats, error) {
 	if err := s.CopyFloat64sOut(st.XtX, a.xtx); err != nil {
 		return nil, err
 	}
+	mirrorUpper(st.XtX, a.cols)
 	if err := s.CopyFloat64sOut(st.Sum, a.sum); err != nil {
 		return nil, err
 	}
 	return st, s.CopyFloatsOut(st.AbsMax, a.absMax, 0)
+}
+
+// mirrorUpper copies the upper triangle of the row-major n×n x to its
+// lower one. (The column-major lower triangle cuBLAS's Ssyrk writes is the
+// row-major upper one.)
+func mirrorUpper(x []float64, n int) {
+	const tile = 64 // square tiles, so both the reads and the writes stay in cache
+	tiles := (n + tile - 1) / tile
+	parallel.For(tiles, 1, func(lo, hi int) {
+		for bi := lo; bi < hi; bi++ {
+			r0, r1 := bi*tile, min(n, (bi+1)*tile)
+			for c0 := 0; c0 < r1; c0 += tile {
+				for c := c0; c < min(c0+tile, r1); c++ {
+					src := x[c*n : (c+1)*n]
+					for r := max(r0, c+1); r < r1; r++ {
+						x[r*n+c] = src[r]
+					}
+				}
+			}
+		}
+	})
 }
 
 // Replace puts l on the device in place of the projection name (a

@@ -6,6 +6,8 @@ import (
 	"math"
 
 	"github.com/x448/float16"
+
+	"github.com/hyquant/hyquant/internal/parallel"
 )
 
 // DType is a safetensors element type, spelled as in the file header.
@@ -63,33 +65,36 @@ func DTypeFromTorch(name string) (DType, error) {
 // ToFloat32 converts little-endian raw elements of a float type into dst,
 // which must hold len(raw)/Size() values.
 func ToFloat32(dst []float32, raw []byte, d DType) error {
-	n := len(dst)
+	if !d.IsFloat() {
+		return fmt.Errorf("dtype %s is not converted to float32 (hyquant reads BF16, F16 and F32 weights)", d)
+	}
+	n, sz := len(dst), d.Size()
+	if len(raw) != sz*n {
+		return fmt.Errorf("%s: %d bytes for %d values", d, len(raw), n)
+	}
+	parallel.For(n, convertChunk, func(lo, hi int) { toFloat32(dst[lo:hi], raw[lo*sz:hi*sz], d) })
+	return nil
+}
+
+// convertChunk is the fewest values one worker of a conversion takes.
+const convertChunk = 1 << 18
+
+// toFloat32 converts raw (of len(dst) values of type d, checked) serially.
+func toFloat32(dst []float32, raw []byte, d DType) {
 	switch d {
 	case F32:
-		if len(raw) != 4*n {
-			return fmt.Errorf("F32: %d bytes for %d values", len(raw), n)
-		}
 		for i := range dst {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 		}
 	case BF16:
-		if len(raw) != 2*n {
-			return fmt.Errorf("BF16: %d bytes for %d values", len(raw), n)
-		}
 		for i := range dst {
 			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*i:])) << 16)
 		}
 	case F16:
-		if len(raw) != 2*n {
-			return fmt.Errorf("F16: %d bytes for %d values", len(raw), n)
-		}
 		for i := range dst {
 			dst[i] = float16.Frombits(binary.LittleEndian.Uint16(raw[2*i:])).Float32()
 		}
-	default:
-		return fmt.Errorf("dtype %s is not converted to float32 (hyquant reads BF16, F16 and F32 weights)", d)
 	}
-	return nil
 }
 
 // FromFloat32 encodes values as little-endian elements of a float type,
