@@ -171,7 +171,7 @@ func fillSynthetic(dst []float32, p Param, cfg *Config, seed uint64, off int64) 
 	base := h.Sum64() ^ seed*0x9e3779b97f4a7c15
 	const sub = 1 << 16
 	parts := (len(dst) + sub - 1) / sub
-	parallel.Parts(parts, min(parts, 4), func(_, c0, c1 int) {
+	parallel.For(parts, 1, func(c0, c1 int) {
 		for c := c0; c < c1; c++ {
 			lo, hi := c*sub, min((c+1)*sub, len(dst))
 			rng := rand.New(rand.NewPCG(base, uint64(off)+uint64(lo)))

@@ -100,9 +100,19 @@ func toFloat32(dst []float32, raw []byte, d DType) {
 // FromFloat32 encodes values as little-endian elements of a float type,
 // rounding to nearest even for BF16 and F16.
 func FromFloat32(dst []byte, src []float32, d DType) error {
-	if len(dst) != len(src)*d.Size() {
+	if !d.IsFloat() {
+		return fmt.Errorf("dtype %s is not a float type hyquant writes (BF16, F16, F32)", d)
+	}
+	sz := d.Size()
+	if len(dst) != len(src)*sz {
 		return fmt.Errorf("%s: %d bytes for %d values", d, len(dst), len(src))
 	}
+	parallel.For(len(src), convertChunk, func(lo, hi int) { fromFloat32(dst[lo*sz:hi*sz], src[lo:hi], d) })
+	return nil
+}
+
+// fromFloat32 encodes src (checked to fit dst) serially.
+func fromFloat32(dst []byte, src []float32, d DType) {
 	switch d {
 	case F32:
 		for i, v := range src {
@@ -116,10 +126,7 @@ func FromFloat32(dst []byte, src []float32, d DType) error {
 		for i, v := range src {
 			binary.LittleEndian.PutUint16(dst[2*i:], float16.Fromfloat32(v).Bits())
 		}
-	default:
-		return fmt.Errorf("dtype %s is not a float type hyquant writes (BF16, F16, F32)", d)
 	}
-	return nil
 }
 
 // BF16Bits rounds a float32 to bfloat16 (nearest, ties to even; NaN stays NaN).
