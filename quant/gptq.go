@@ -6,10 +6,6 @@ import (
 	"sort"
 	"sync"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/lapack/lapack64"
-
 	"github.com/hyquant/hyquant/internal/parallel"
 	"github.com/hyquant/hyquant/kernels"
 	"github.com/hyquant/hyquant/quant/grid"
@@ -323,7 +319,7 @@ func upperCholeskyOfInverse(h []float64, n int, damp float64, p Products, name s
 					clear(row[i+1:])
 				}
 			})
-			ok, err := choleskyInverseLower(l, n, n, base, p)
+			ok, err := inverseCholesky(l, n, base, p)
 			if err != nil {
 				return nil, fmt.Errorf("gptq: %s: %w", name, err)
 			}
@@ -346,6 +342,19 @@ func upperCholeskyOfInverse(h []float64, n int, damp float64, p Products, name s
 		}
 	}
 	return nil, fmt.Errorf("gptq: %s: the Hessian is not positive definite even with damping %g·mean(diag H) (%g × the requested %g); the calibration statistics are degenerate", name, d/10, math.Pow(10, dampRetries), damp)
+}
+
+// inverseCholesky is choleskyInverseLower of the whole n×n l, where p's
+// products run when p is a CholeskyInverter that takes it (base:
+// choleskyBase only; the all-LAPACK fallback stays on the host).
+func inverseCholesky(l []float64, n, base int, p Products) (bool, error) {
+	if inv, is := p.(CholeskyInverter); is && base == choleskyBase {
+		done, ok, err := inv.InverseCholesky(l, n, base)
+		if err != nil || done {
+			return ok, err
+		}
+	}
+	return choleskyInverseLower(l, n, n, base, p)
 }
 
 // choleskyBase is the order up to which choleskyInverseLower hands a block
@@ -371,10 +380,7 @@ const choleskyBase = 128
 // Hessian takes about a second instead of ten.
 func choleskyInverseLower(a []float64, n, lda, base int, p Products) (bool, error) {
 	if n <= base {
-		if _, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: n, Stride: lda, Data: a}); !ok {
-			return false, nil
-		}
-		return lapack64.Trtri(blas64.Triangular{Uplo: blas.Lower, Diag: blas.NonUnit, N: n, Stride: lda, Data: a}), nil
+		return CholeskyInverseBlock(a, n, lda), nil
 	}
 	k := (n/2 + 63) / 64 * 64 // block boundaries on multiples of 64
 	m := n - k

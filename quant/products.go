@@ -1,6 +1,12 @@
 package quant
 
-import "github.com/hyquant/hyquant/kernels"
+import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack/lapack64"
+
+	"github.com/hyquant/hyquant/kernels"
+)
 
 // Products computes the large float32 matrix products of GPTQ: the four
 // per level of its Cholesky inverse and the lazy-batch updates of the
@@ -54,4 +60,28 @@ type Held interface {
 	Update(errs []float64, i1, i2 int) error
 	// Release frees what Hold took.
 	Release()
+}
+
+// CholeskyInverter is implemented by Products that can run the whole
+// recursion of GPTQ's Cholesky inverse where their products run, in
+// float64: InverseCholesky replaces the n×n symmetric positive definite
+// matrix A, given by its lower triangle (row-major, zeros above the
+// diagonal), with L⁻¹ where A = L·Lᵀ, and reports false when A is not
+// positive definite. The diagonal blocks of order up to base go to
+// CholeskyInverseBlock, the host's LAPACK. ok is true and err nil with
+// done false when the matrix is too small to be worth it: the host then
+// computes it.
+type CholeskyInverter interface {
+	InverseCholesky(a []float64, n, base int) (done, ok bool, err error)
+}
+
+// CholeskyInverseBlock is the base case of GPTQ's Cholesky inverse: the
+// lower triangle of the n×n block of a (row stride lda) becomes L⁻¹ with
+// A = L·Lᵀ (float64 LAPACK, gonum's dpotrf and dtrtri); false when the
+// block is not positive definite.
+func CholeskyInverseBlock(a []float64, n, lda int) bool {
+	if _, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: n, Stride: lda, Data: a}); !ok {
+		return false
+	}
+	return lapack64.Trtri(blas64.Triangular{Uplo: blas.Lower, Diag: blas.NonUnit, N: n, Stride: lda, Data: a})
 }

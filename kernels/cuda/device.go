@@ -522,6 +522,13 @@ func (s *Stream) Ssyrk(uplo, trans int, n, k int, alpha float32, a uint64, lda i
 	})
 }
 
+// Dsyrk is Ssyrk in fp64.
+func (s *Stream) Dsyrk(uplo, trans int, n, k int, alpha float64, a uint64, lda int, beta float64, c uint64, ldc int) error {
+	return s.timed(func() string { return "dsyrk" }, func() error {
+		return cublasCheck("cublasDsyrk", cublasDsyrk(s.d.blas, int32(uplo), int32(trans), int32(n), int32(k), &alpha, a, int32(lda), &beta, c, int32(ldc)))
+	})
+}
+
 // Dgemm is cuBLAS's column-major C = alpha·op(A)·op(B) + beta·C in fp64.
 func (s *Stream) Dgemm(ta, tb int, m, n, k int, alpha float64, a uint64, lda int, b uint64, ldb int, beta float64, c uint64, ldc int) error {
 	return s.timed(func() string { return "dgemm" }, func() error {

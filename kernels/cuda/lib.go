@@ -64,6 +64,7 @@ var (
 	cublasSgemm               func(h uintptr, ta, tb int32, m, n, k int32, alpha *float32, a uint64, lda int32, b uint64, ldb int32, beta *float32, c uint64, ldc int32) int32
 	cublasSgemmStridedBatched func(h uintptr, ta, tb int32, m, n, k int32, alpha *float32, a uint64, lda int32, sa int64, b uint64, ldb int32, sb int64, beta *float32, c uint64, ldc int32, sc int64, batch int32) int32
 	cublasSsyrk               func(h uintptr, uplo, trans int32, n, k int32, alpha *float32, a uint64, lda int32, beta *float32, c uint64, ldc int32) int32
+	cublasDsyrk               func(h uintptr, uplo, trans int32, n, k int32, alpha *float64, a uint64, lda int32, beta *float64, c uint64, ldc int32) int32
 	cublasDgemm               func(h uintptr, ta, tb int32, m, n, k int32, alpha *float64, a uint64, lda int32, b uint64, ldb int32, beta *float64, c uint64, ldc int32) int32
 	cublasDgeam               func(h uintptr, ta, tb int32, m, n int32, alpha *float64, a uint64, lda int32, beta *float64, b uint64, ldb int32, c uint64, ldc int32) int32
 	cublasGemmEx              func(h uintptr, ta, tb int32, m, n, k int32, alpha unsafe.Pointer, a uint64, at int32, lda int32, b uint64, bt int32, ldb int32, beta unsafe.Pointer, c uint64, ct int32, ldc int32, compute int32, algo int32) int32
@@ -135,7 +136,7 @@ func loadLibs() error {
 		{&cublasCreate, "cublasCreate_v2"}, {&cublasDestroy, "cublasDestroy_v2"}, {&cublasSetStream, "cublasSetStream_v2"},
 		{&cublasSetMathMode, "cublasSetMathMode"}, {&cublasGetVersion, "cublasGetVersion_v2"},
 		{&cublasSgemm, "cublasSgemm_v2"}, {&cublasSgemmStridedBatched, "cublasSgemmStridedBatched"}, {&cublasGemmEx, "cublasGemmEx"},
-		{&cublasSsyrk, "cublasSsyrk_v2"}, {&cublasDgemm, "cublasDgemm_v2"}, {&cublasDgeam, "cublasDgeam"},
+		{&cublasSsyrk, "cublasSsyrk_v2"}, {&cublasDgemm, "cublasDgemm_v2"}, {&cublasDsyrk, "cublasDsyrk_v2"}, {&cublasDgeam, "cublasDgeam"},
 	})
 }
 
