@@ -269,9 +269,7 @@ func spreadError(row, er, ur []float64, li int, q float64) (e float64, ok bool) 
 		return e, false
 	}
 	er[li] = e
-	for j := li + 1; j < len(row); j++ {
-		row[j] -= e * ur[j]
-	}
+	kernels.SubScaled64(row[li+1:], ur[li+1:], e)
 	return e, true
 }
 
