@@ -215,7 +215,7 @@ func (s *sequential) run() error {
 			observeSegments(len(hs), func(k int, o runtime.Observer) {
 				n := len(segs[k])
 				o.ObserveLinearInput(name, s.model.FinalNorm(hs[k], n), n, d)
-			}, obs, func(n string) bool { return n == name }, s.opts.workers())
+			}, obs, func(n string) bool { return n == name }, s.opts.workers(), captureBytes([]int{d}, segs, obs))
 		}
 		col := NewCollector(name)
 		observe(col)

@@ -39,7 +39,6 @@ type capture struct {
 	want  func(name string) bool
 	split splitObserver // nil: none
 	calls []observedCall
-	bytes int
 }
 
 func (c *capture) ObserveLinearInput(name string, x []float32, rows, cols int) {
@@ -47,12 +46,8 @@ func (c *capture) ObserveLinearInput(name string, x []float32, rows, cols int) {
 		return
 	}
 	call := observedCall{name: name, x: append([]float32(nil), x[:rows*cols]...), rows: rows, cols: cols}
-	c.bytes += 4 * rows * cols
 	if c.split != nil {
 		call.prepared = c.split.prepare(name, x, rows, cols)
-		if g, ok := call.prepared.([]float32); ok {
-			c.bytes += 4 * len(g)
-		}
 	}
 	c.calls = append(c.calls, call)
 }
@@ -61,19 +56,45 @@ func (c *capture) ObserveLinearInput(name string, x []float32, rows, cols int) {
 // of len(segs[k]) tokens), each on a clone of the model, and shows obs the
 // inputs of the layers want selects, in segment order.
 func observeBlock(m *hq.Model, i int, hs [][]float32, segs [][]int, obs hq.Observer, want func(string) bool, workers int) {
+	var widths []int // the inputs of the projections observed
+	for _, sl := range m.Linears() {
+		if sl.Layer == i && want(sl.Name) {
+			widths = append(widths, (*sl.Ptr).In())
+		}
+	}
 	observeSegments(len(hs), func(k int, o hq.Observer) {
 		clone := m.Clone()
 		clone.Observer = o
 		tmp := append([]float32(nil), hs[k]...)
 		clone.RunBlock(i, tmp, len(segs[k]))
-	}, obs, want, workers)
+	}, obs, want, workers, captureBytes(widths, segs, obs))
+}
+
+// captureBytes estimates what segment k's capture holds when obs sees
+// inputs of the given widths: the inputs, and a split observer's gram of
+// each.
+func captureBytes(widths []int, segs [][]int, obs hq.Observer) func(k int) int {
+	_, split := obs.(splitObserver)
+	return func(k int) int {
+		var b int
+		for _, w := range widths {
+			b += 4 * len(segs[k]) * w
+			if split {
+				b += 4 * w * w
+			}
+		}
+		return b
+	}
 }
 
 // observeSegments runs segment k's work through run(k, observer) for every
 // segment, workers at a time, and shows obs what the observers saw, in
 // segment order (the order-free part of a splitObserver's work done
 // concurrently). With workers ≤ 1 obs sees each segment's calls directly.
-func observeSegments(n int, run func(k int, o hq.Observer), obs hq.Observer, want func(string) bool, workers int) {
+// Segments run in waves of up to workers whose captures fit captureBudget
+// by segBytes (an estimate of segment k's capture); the order of the
+// replay, and so the result, does not depend on the waves.
+func observeSegments(n int, run func(k int, o hq.Observer), obs hq.Observer, want func(string) bool, workers int, segBytes func(k int) int) {
 	if workers <= 1 || n == 1 {
 		for k := 0; k < n; k++ {
 			run(k, obs)
@@ -95,20 +116,18 @@ func observeSegments(n int, run func(k int, o hq.Observer), obs hq.Observer, wan
 			}
 		}
 	}
-	// The first segment alone tells how much one segment captures.
-	first := capt(0)
-	replay(first)
-	wave := max(1, workers)
-	if first.bytes > 0 {
-		wave = max(1, min(workers, captureBudget/first.bytes))
-	}
-	for k0 := 1; k0 < n; k0 += wave {
-		k1 := min(n, k0+wave)
+	for k0 := 0; k0 < n; {
+		k1, held := k0+1, segBytes(k0) // a wave holds at least one segment
+		for k1 < n && k1-k0 < workers && held+segBytes(k1) <= captureBudget {
+			held += segBytes(k1)
+			k1++
+		}
 		caps := make([]*capture, k1-k0)
 		parallel.Parts(len(caps), len(caps), func(i, _, _ int) { caps[i] = capt(k0 + i) })
 		for _, c := range caps {
 			replay(c)
 		}
+		k0 = k1
 	}
 }
 
