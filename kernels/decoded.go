@@ -3,6 +3,8 @@ package kernels
 import (
 	"fmt"
 	"sync"
+
+	"github.com/hyquant/hyquant/internal/parallel"
 )
 
 // RowDecoder is a weight matrix in a block format (llama.cpp's Q4_K,
@@ -135,4 +137,31 @@ func (o decodedOperand) decodeUnaligned(dst []float32, r, p0 int) {
 	tmp := make([]float32, a1-a0)
 	o.l.dec.DecodeRow(tmp, r, a0)
 	copy(dst, tmp[p0-a0:])
+}
+
+// Predecoded returns l with its rows decoded once into float32 (out·in·4
+// bytes): the same products bit for bit (the GEMM and GEMV run the same
+// blocking over the same values), without decoding the weights again in
+// every product. For passes that run one layer over many inputs at once,
+// such as calibration's segments, where each of them would decode it.
+func (l *DecodedLinear) Predecoded() *DecodedLinear {
+	w := make([]float32, l.out*l.in)
+	parallel.For(l.out, 64, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			l.dec.DecodeRow(w[r*l.in:(r+1)*l.in], r, 0)
+		}
+	})
+	return &DecodedLinear{dec: decodedRows{w: w, in: l.in, block: l.blockLen}, out: l.out, in: l.in, bias: l.bias, blockLen: l.blockLen}
+}
+
+// decodedRows is a RowDecoder over float32 rows decoded ahead of time.
+type decodedRows struct {
+	w         []float32
+	in, block int
+}
+
+func (d decodedRows) BlockSize() int { return d.block }
+
+func (d decodedRows) DecodeRow(dst []float32, r, c0 int) {
+	copy(dst, d.w[r*d.in+c0:r*d.in+c0+len(dst)])
 }

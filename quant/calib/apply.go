@@ -182,6 +182,26 @@ func (s *sequential) run() error {
 	}
 	byLayer := slotsByLayer(s.model)
 	d := s.model.Config.HiddenSize
+	// A block's quantised layers run over every segment, each of which
+	// would decode their packed weights again: for the rest of the block
+	// they are decoded once (the same products bit for bit), and the
+	// packed layers are put back once the block is done.
+	var held []runtime.LinearSlot
+	var packed []kernels.Linear
+	predecode := func(group []runtime.LinearSlot) {
+		for _, sl := range group {
+			if l, ok := (*sl.Ptr).(*kernels.DecodedLinear); ok {
+				held, packed = append(held, sl), append(packed, l)
+				*sl.Ptr = l.Predecoded()
+			}
+		}
+	}
+	restore := func() {
+		for k, sl := range held {
+			*sl.Ptr = packed[k]
+		}
+		held, packed = held[:0], packed[:0]
+	}
 	for i := range s.model.Blocks {
 		if err := s.opts.cancelled(); err != nil {
 			return err
@@ -200,10 +220,13 @@ func (s *sequential) run() error {
 			col := NewCollector(names...)
 			observe(col)
 			if err := s.quantizeGroup(group, col, observe); err != nil {
+				restore()
 				return err
 			}
+			predecode(group)
 		}
 		advance(s.model, i, hs, segs, s.opts.workers())
+		restore()
 	}
 	// lm_head sees norm_f of the last block's output.
 	for _, sl := range byLayer[-1] {
