@@ -139,19 +139,44 @@ func (o decodedOperand) decodeUnaligned(dst []float32, r, p0 int) {
 	copy(dst, tmp[p0-a0:])
 }
 
-// Predecoded returns l with its rows decoded once into float32 (out·in·4
-// bytes): the same products bit for bit (the GEMM and GEMV run the same
-// blocking over the same values), without decoding the weights again in
-// every product. For passes that run one layer over many inputs at once,
-// such as calibration's segments, where each of them would decode it.
-func (l *DecodedLinear) Predecoded() *DecodedLinear {
+// Predecoded returns l with its rows decoded once into float32 and, for
+// products of more than smallMRows rows, packed once into GEMM panels as a
+// Dense (out·in·4 bytes each): the same products bit for bit (the GEMM
+// and GEMV run the same blocking over the same values), without decoding
+// and packing the weights again in every product. For passes that run
+// one layer over many inputs at once, such as calibration's segments,
+// each of which would decode and pack it (and with several threads per
+// product, each row band of the split its own copy).
+func (l *DecodedLinear) Predecoded() Linear {
 	w := make([]float32, l.out*l.in)
 	parallel.For(l.out, 64, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			l.dec.DecodeRow(w[r*l.in:(r+1)*l.in], r, 0)
 		}
 	})
-	return &DecodedLinear{dec: decodedRows{w: w, in: l.in, block: l.blockLen}, out: l.out, in: l.in, bias: l.bias, blockLen: l.blockLen}
+	rows := &DecodedLinear{dec: decodedRows{w: w, in: l.in, block: l.blockLen}, out: l.out, in: l.in, bias: l.bias, blockLen: l.blockLen}
+	return &predecoded{rows: rows, dense: NewDense(w, l.out, l.in, l.bias)}
+}
+
+// predecoded is a DecodedLinear's weights decoded (rows) and packed
+// (dense). Up to smallMRows rows the GEMM's reduction slices depend on
+// the row count (see blocking), which a Dense's packing fixes, so those
+// products run on the decoded rows; beyond it both block alike.
+type predecoded struct {
+	rows  *DecodedLinear
+	dense *Dense
+}
+
+func (p *predecoded) In() int         { return p.rows.in }
+func (p *predecoded) Out() int        { return p.rows.out }
+func (p *predecoded) Bias() []float32 { return p.rows.bias }
+
+func (p *predecoded) Apply(y, x []float32, n int) {
+	if n > smallMRows && p.dense.mk == currentKernel() {
+		p.dense.Apply(y, x, n)
+		return
+	}
+	p.rows.Apply(y, x, n)
 }
 
 // decodedRows is a RowDecoder over float32 rows decoded ahead of time.

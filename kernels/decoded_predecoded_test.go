@@ -7,7 +7,8 @@ import (
 )
 
 // A predecoded layer gives the packed layer's outputs bit for bit, through
-// the GEMM (many rows, few rows) and the GEMV (one row), with its bias.
+// the GEMM (many rows on the packed panels, few on the decoded rows) and
+// the GEMV, with its bias, at every ISA.
 func TestPredecodedMatchesDecoded(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	out, in := 70, 2080
@@ -26,8 +27,19 @@ func TestPredecodedMatchesDecoded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := l.Predecoded()
-	for _, n := range []int{1, 3, 100, 300} {
+	for _, isa := range []ISA{Portable, AVX2, AVX512} {
+		if isa > BestISA() {
+			continue
+		}
+		prev := SetISA(isa)
+		checkPredecoded(t, rng, l, l.Predecoded(), in, out)
+		SetISA(prev)
+	}
+}
+
+func checkPredecoded(t *testing.T, rng *rand.Rand, l *DecodedLinear, p Linear, in, out int) {
+	t.Helper()
+	for _, n := range []int{1, 3, 100, 128, 129, 300} {
 		x := make([]float32, n*in)
 		for i := range x {
 			x[i] = float32(rng.NormFloat64())

@@ -63,3 +63,53 @@ func First(n, minChunk int, scan func(lo, hi int) int) int {
 	}
 	return -1
 }
+
+// Ordered runs produce(k) for k in [0, n) on up to workers goroutines, in
+// order of k as workers free up, and consume(k) on the calling goroutine
+// in order k = 0, 1, …, each as soon as its produce is done, so producing
+// and consuming overlap and no wave waits for its slowest item. Items
+// produced and not yet consumed are at most window in number and their
+// cost(k) at most budget (one item is always let through).
+func Ordered(n, workers, window, budget int, cost func(k int) int, produce, consume func(k int)) {
+	if n <= 0 {
+		return
+	}
+	var mu sync.Mutex
+	free := sync.NewCond(&mu)
+	next, held, ahead := 0, 0, 0
+	done := make([]chan struct{}, n)
+	for k := range done {
+		done[k] = make(chan struct{})
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < max(1, min(workers, n)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				for next < n && ahead > 0 && (ahead >= window || held+cost(next) > budget) {
+					free.Wait()
+				}
+				if next >= n {
+					mu.Unlock()
+					return
+				}
+				k := next
+				next, held, ahead = next+1, held+cost(k), ahead+1
+				mu.Unlock()
+				produce(k)
+				close(done[k])
+			}
+		}()
+	}
+	for k := 0; k < n; k++ {
+		<-done[k]
+		consume(k)
+		mu.Lock()
+		held, ahead = held-cost(k), ahead-1
+		free.Broadcast()
+		mu.Unlock()
+	}
+	wg.Wait()
+}

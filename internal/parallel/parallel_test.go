@@ -57,3 +57,40 @@ func TestFirstIsTheSmallestHit(t *testing.T) {
 		}
 	}
 }
+
+// Ordered consumes every item once, in order, after it was produced, and
+// never has more than window items (or more than budget of cost, beyond a
+// single item) produced and unconsumed.
+func TestOrdered(t *testing.T) {
+	for _, c := range []struct{ n, workers, window, budget int }{{0, 4, 4, 100}, {1, 4, 4, 100}, {50, 4, 8, 1 << 30}, {50, 8, 3, 1 << 30}, {50, 4, 16, 25}, {20, 3, 5, 1}} {
+		cost := func(k int) int { return 1 + k%10 }
+		var produced [64]atomic.Bool
+		var inFlight, worst, held, worstHeld atomic.Int64
+		next := 0
+		Ordered(c.n, c.workers, c.window, c.budget, cost, func(k int) {
+			if v := inFlight.Add(1); v > worst.Load() {
+				worst.Store(v)
+			}
+			if h := held.Add(int64(cost(k))); h > worstHeld.Load() {
+				worstHeld.Store(h)
+			}
+			produced[k].Store(true)
+		}, func(k int) {
+			if k != next || !produced[k].Load() {
+				t.Fatalf("%+v: consumed %d (produced %v), want %d", c, k, produced[k].Load(), next)
+			}
+			next++
+			inFlight.Add(-1)
+			held.Add(-int64(cost(k)))
+		})
+		if next != c.n {
+			t.Errorf("%+v: consumed %d items", c, next)
+		}
+		if worst.Load() > int64(max(1, c.window)) {
+			t.Errorf("%+v: %d items produced ahead, window %d", c, worst.Load(), c.window)
+		}
+		if worstHeld.Load() > int64(max(c.budget, 10)) {
+			t.Errorf("%+v: %d of cost held, budget %d", c, worstHeld.Load(), c.budget)
+		}
+	}
+}

@@ -91,9 +91,10 @@ func captureBytes(widths []int, segs [][]int, obs hq.Observer) func(k int) int {
 // segment, workers at a time, and shows obs what the observers saw, in
 // segment order (the order-free part of a splitObserver's work done
 // concurrently). With workers ≤ 1 obs sees each segment's calls directly.
-// Segments run in waves of up to workers whose captures fit captureBudget
-// by segBytes (an estimate of segment k's capture); the order of the
-// replay, and so the result, does not depend on the waves.
+// Up to workers segments run at once and are replayed in order as they
+// finish (parallel.Ordered), at most 2·workers of them, and captureBudget
+// bytes by segBytes (an estimate of segment k's capture), held at a time;
+// the order of the replay, and so the result, does not depend on either.
 func observeSegments(n int, run func(k int, o hq.Observer), obs hq.Observer, want func(string) bool, workers int, segBytes func(k int) int) {
 	if workers <= 1 || n == 1 {
 		for k := 0; k < n; k++ {
@@ -116,19 +117,10 @@ func observeSegments(n int, run func(k int, o hq.Observer), obs hq.Observer, wan
 			}
 		}
 	}
-	for k0 := 0; k0 < n; {
-		k1, held := k0+1, segBytes(k0) // a wave holds at least one segment
-		for k1 < n && k1-k0 < workers && held+segBytes(k1) <= captureBudget {
-			held += segBytes(k1)
-			k1++
-		}
-		caps := make([]*capture, k1-k0)
-		parallel.Parts(len(caps), len(caps), func(i, _, _ int) { caps[i] = capt(k0 + i) })
-		for _, c := range caps {
-			replay(c)
-		}
-		k0 = k1
-	}
+	caps := make([]*capture, n)
+	parallel.Ordered(n, workers, 2*workers, captureBudget, segBytes,
+		func(k int) { caps[k] = capt(k) },
+		func(k int) { replay(caps[k]); caps[k] = nil })
 }
 
 // advance runs block i in place over every segment's input, segments at once.
