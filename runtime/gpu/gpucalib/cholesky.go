@@ -89,7 +89,7 @@ func (c *cholesky) invert(a uint64, n, lda int) (bool, error) {
 	if ok, err := c.invert(a11, k, lda); !ok || err != nil {
 		return ok, err
 	}
-	t := c.t.Ptr // m×k, row stride k
+	t := c.t.Ptr                                                                                          // m×k, row stride k
 	if err := rowGemm(s, cuda.NoTrans, cuda.Trans, m, k, k, 1, a21, lda, a11, lda, 0, t, k); err != nil { // L21
 		return false, err
 	}
