@@ -89,8 +89,8 @@ func (c *cholesky) invert(a uint64, n, lda int) (bool, error) {
 	if ok, err := c.invert(a11, k, lda); !ok || err != nil {
 		return ok, err
 	}
-	t := c.t.Ptr                                                                                          // m×k, row stride k
-	if err := rowGemm(s, cuda.NoTrans, cuda.Trans, m, k, k, 1, a21, lda, a11, lda, 0, t, k); err != nil { // L21
+	t := c.t.Ptr // L21 = A21·L11⁻ᵀ, m×k with row stride k
+	if err := rowGemm(s, cuda.NoTrans, cuda.Trans, m, k, k, 1, a21, lda, a11, lda, 0, t, k); err != nil {
 		return false, err
 	}
 	// The row-major lower triangle of A22 is the column-major upper one;
