@@ -180,6 +180,26 @@ func (m *Model) RunBlock(i int, h []float32, n int) {
 	m.RunBlockOn(&cpuBackend{obs: m.Observer}, i, host{d: h[:n*d], rows: n, cols: d})
 }
 
+// BlockInput returns block i's RMSNorm of h (n×hidden rows): what its
+// first projections read (Mamba2's in_proj, the MLP's up_proj, attention's
+// q, k and v; see ReadsBlockInput), computed as RunBlock computes it.
+func (m *Model) BlockInput(i int, h []float32, n int) []float32 {
+	d := m.Config.HiddenSize
+	out := make([]float32, n*d)
+	rmsNorm(out, h, m.Blocks[i].NormW, n, d, m.Config.NormEps)
+	return out
+}
+
+// ReadsBlockInput reports whether a projection of category c reads its
+// block's normalised input (BlockInput) unchanged.
+func ReadsBlockInput(c Category) bool {
+	switch c {
+	case SSMInProj, MLPUp, AttnQ, AttnK, AttnV:
+		return true
+	}
+	return false
+}
+
 // FinalNorm returns norm_f applied to the last block's output, the input of
 // lm_head.
 func (m *Model) FinalNorm(h []float32, n int) []float32 {

@@ -55,19 +55,38 @@ func (c *capture) ObserveLinearInput(name string, x []float32, rows, cols int) {
 // observeBlock runs block i over copies of the block inputs hs (segment k
 // of len(segs[k]) tokens), each on a clone of the model, and shows obs the
 // inputs of the layers want selects, in segment order.
+//
+// When every projection observed reads the block's normalised input (the
+// first ones of each mixer: runtime.ReadsBlockInput), that input is
+// computed alone instead of running the block: the same values, the
+// block's products not computed for nothing.
 func observeBlock(m *hq.Model, i int, hs [][]float32, segs [][]int, obs hq.Observer, want func(string) bool, workers int) {
 	var widths []int // the inputs of the projections observed
+	var slots []hq.LinearSlot
+	first := true
 	for _, sl := range m.Linears() {
 		if sl.Layer == i && want(sl.Name) {
-			widths = append(widths, (*sl.Ptr).In())
+			widths, slots = append(widths, (*sl.Ptr).In()), append(slots, sl)
+			first = first && hq.ReadsBlockInput(sl.Category)
 		}
 	}
-	observeSegments(len(hs), func(k int, o hq.Observer) {
+	run := func(k int, o hq.Observer) {
 		clone := m.Clone()
 		clone.Observer = o
 		tmp := append([]float32(nil), hs[k]...)
 		clone.RunBlock(i, tmp, len(segs[k]))
-	}, obs, want, workers, captureBytes(widths, segs, obs))
+	}
+	if first && len(slots) > 0 {
+		run = func(k int, o hq.Observer) {
+			n := len(segs[k])
+			x := m.BlockInput(i, hs[k], n)
+			for _, sl := range slots {
+				in := (*sl.Ptr).In()
+				o.ObserveLinearInput(sl.Name, x[:n*in], n, in)
+			}
+		}
+	}
+	observeSegments(len(hs), run, obs, want, workers, captureBytes(widths, segs, obs))
 }
 
 // captureBytes estimates what segment k's capture holds when obs sees
