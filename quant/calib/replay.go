@@ -4,6 +4,7 @@ import (
 	"runtime"
 
 	"github.com/hyquant/hyquant/internal/parallel"
+	"github.com/hyquant/hyquant/kernels"
 	hq "github.com/hyquant/hyquant/runtime"
 )
 
@@ -73,6 +74,7 @@ func observeBlock(m *hq.Model, i int, hs [][]float32, segs [][]int, obs hq.Obser
 	run := func(k int, o hq.Observer) {
 		clone := m.Clone()
 		clone.Observer = o
+		skipFrom(clone, i, want)
 		tmp := append([]float32(nil), hs[k]...)
 		clone.RunBlock(i, tmp, len(segs[k]))
 	}
@@ -88,6 +90,34 @@ func observeBlock(m *hq.Model, i int, hs [][]float32, segs [][]int, obs hq.Obser
 	}
 	observeSegments(len(hs), run, obs, want, workers, captureBytes(widths, segs, obs))
 }
+
+// skipFrom makes the products of block i of the clone c from its last
+// observed projection on (in forward order) compute nothing: the inputs
+// observed come before them, and the block's output is not kept.
+func skipFrom(c *hq.Model, i int, want func(string) bool) {
+	var slots []hq.LinearSlot
+	last := -1
+	for _, sl := range c.Linears() {
+		if sl.Layer == i {
+			if want(sl.Name) {
+				last = len(slots)
+			}
+			slots = append(slots, sl)
+		}
+	}
+	if last < 0 {
+		return
+	}
+	for _, sl := range slots[last:] {
+		*sl.Ptr = unneeded{*sl.Ptr}
+	}
+}
+
+// unneeded is a projection whose output nobody reads: Apply leaves y as
+// it is.
+type unneeded struct{ kernels.Linear }
+
+func (unneeded) Apply(y, x []float32, n int) {}
 
 // captureBytes estimates what segment k's capture holds when obs sees
 // inputs of the given widths: the inputs, and a split observer's gram of
