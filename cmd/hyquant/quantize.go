@@ -61,7 +61,7 @@ func addCalibFlags(f *pflag.FlagSet, c *calibOptions) {
 	f.IntVar(&c.segments, "segments", eval.DefaultCalibration.Segments, "calibration segments")
 	f.IntVar(&c.length, "length", eval.DefaultCalibration.Length, "tokens per calibration segment")
 	f.Int64Var(&c.seed, "seed", eval.DefaultCalibration.Seed, "calibration sampling seed")
-	f.StringVar(&c.device, "device", "cpu", "where the calibrated pass runs: cpu, or cuda (the first NVIDIA GPU: the blocks' forward passes and the input statistics (XᵀX) there in fp32, the quantisers (GPTQ's factorisation) on the host)")
+	f.StringVar(&c.device, "device", "cpu", "where the calibrated pass runs: cpu, or cuda (the first NVIDIA GPU: the blocks' forward passes and the input statistics (XᵀX) there in fp32, GPTQ's Cholesky inverse and weight updates there in fp64, the per-column rounding on the host)")
 }
 
 func newQuantizeCmd() *cobra.Command {
