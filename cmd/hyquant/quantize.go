@@ -229,7 +229,7 @@ func quantize(w io.Writer, o quantizeOptions) error {
 		if !o.asJSON {
 			where := "the CPU"
 			if runner != nil {
-				where = "the GPU (blocks and XᵀX there, quantisers on the host)"
+				where = "the GPU (blocks, XᵀX and GPTQ's large products there, the rounding on the host)"
 			}
 			fmt.Fprintf(w, "Calibrating on %d segments of %d tokens of %s (seed %d) on %s\n", o.segments, o.length, o.calib, o.seed, where)
 		}
