@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hyquant/hyquant/datasets"
+	"github.com/hyquant/hyquant/kernels"
 	"github.com/hyquant/hyquant/quant/calib"
 	"github.com/hyquant/hyquant/quant/plan"
 	"github.com/hyquant/hyquant/runtime"
@@ -35,12 +36,16 @@ func BenchmarkCalibrationWorkers(b *testing.B) {
 	for k := 0; k < 32; k++ {
 		segs = append(segs, ids[k*600:k*600+512])
 	}
-	for _, w := range []int{1, 0} {
-		name := "one-at-a-time"
-		if w == 0 {
-			name = "all-cpus"
-		}
+	// all-cpus-serial-kernels caps each product at one goroutine
+	// (kernels.SetThreads(1)) while the segments fill the CPUs: whether the
+	// kernels' own split of each segment's GEMMs costs more than it gives.
+	for _, v := range []struct {
+		name             string
+		workers, threads int
+	}{{"one-at-a-time", 1, 0}, {"all-cpus", 0, 0}, {"all-cpus-serial-kernels", 0, 1}} {
+		name, w := v.name, v.workers
 		b.Run(name, func(b *testing.B) {
+			defer kernels.SetThreads(kernels.SetThreads(v.threads))
 			var tokens int
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
