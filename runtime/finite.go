@@ -46,14 +46,9 @@ func position(shape []int64, flat int64) string {
 // scanChunk is how many values one worker scans at least.
 const scanChunk = 1 << 20
 
-// firstIndex is parallel.First in chunks of scanChunk.
-func firstIndex(n int, scan func(lo, hi int) int) int {
-	return parallel.First(n, scanChunk, scan)
-}
-
 // firstNonFinite32 is the index of the first NaN or infinity of v, or -1.
 func firstNonFinite32(v []float32) int {
-	return firstIndex(len(v), func(lo, hi int) int {
+	return parallel.First(len(v), scanChunk, func(lo, hi int) int {
 		for i := lo; i < hi; i++ {
 			if math.Float32bits(v[i])&0x7f800000 == 0x7f800000 {
 				return i
@@ -73,7 +68,7 @@ func firstNonFiniteRaw(raw []byte, d safetensors.DType) int {
 	case safetensors.F16:
 		mask = 0x7c00
 	case safetensors.F32:
-		return firstIndex(len(raw)/4, func(lo, hi int) int {
+		return parallel.First(len(raw)/4, scanChunk, func(lo, hi int) int {
 			for i := lo; i < hi; i++ {
 				if binary.LittleEndian.Uint32(raw[4*i:])&0x7f800000 == 0x7f800000 {
 					return i
@@ -84,7 +79,7 @@ func firstNonFiniteRaw(raw []byte, d safetensors.DType) int {
 	default:
 		return -1
 	}
-	return firstIndex(len(raw)/2, func(lo, hi int) int {
+	return parallel.First(len(raw)/2, scanChunk, func(lo, hi int) int {
 		for i := lo; i < hi; i++ {
 			if uint32(binary.LittleEndian.Uint16(raw[2*i:]))&mask == mask {
 				return i

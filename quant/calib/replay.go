@@ -63,58 +63,51 @@ func (c *capture) ObserveLinearInput(name string, x []float32, rows, cols int) {
 // block's products not computed for nothing.
 func observeBlock(m *hq.Model, i int, hs [][]float32, segs [][]int, obs hq.Observer, want func(string) bool, workers int) {
 	var widths []int // the inputs of the projections observed
-	var slots []hq.LinearSlot
-	first := true
-	for _, sl := range m.Linears() {
-		if sl.Layer == i && want(sl.Name) {
-			widths, slots = append(widths, (*sl.Ptr).In()), append(slots, sl)
-			first = first && hq.ReadsBlockInput(sl.Category)
+	var names []string
+	first, last := true, -1 // last: the place of the last one observed among the block's projections
+	for k, sl := range blockSlots(m, i) {
+		if want(sl.Name) {
+			widths, names = append(widths, (*sl.Ptr).In()), append(names, sl.Name)
+			first, last = first && hq.ReadsBlockInput(sl.Category), k
 		}
 	}
 	run := func(k int, o hq.Observer) {
 		clone := m.Clone()
 		clone.Observer = o
-		skipFrom(clone, i, want)
+		if last >= 0 {
+			for _, sl := range blockSlots(clone, i)[last:] {
+				*sl.Ptr = unneeded{*sl.Ptr} // their inputs are observed before them
+			}
+		}
 		tmp := append([]float32(nil), hs[k]...)
 		clone.RunBlock(i, tmp, len(segs[k]))
 	}
-	if first && len(slots) > 0 {
+	if first && last >= 0 {
 		run = func(k int, o hq.Observer) {
 			n := len(segs[k])
 			x := m.BlockInput(i, hs[k], n)
-			for _, sl := range slots {
-				in := (*sl.Ptr).In()
-				o.ObserveLinearInput(sl.Name, x[:n*in], n, in)
+			for j, name := range names {
+				o.ObserveLinearInput(name, x[:n*widths[j]], n, widths[j])
 			}
 		}
 	}
 	observeSegments(len(hs), run, obs, want, workers, captureBytes(widths, segs, obs))
 }
 
-// skipFrom makes the products of block i of the clone c from its last
-// observed projection on (in forward order) compute nothing: the inputs
-// observed come before them, and the block's output is not kept.
-func skipFrom(c *hq.Model, i int, want func(string) bool) {
-	var slots []hq.LinearSlot
-	last := -1
-	for _, sl := range c.Linears() {
+// blockSlots are the projections of block i of m, in forward order.
+func blockSlots(m *hq.Model, i int) []hq.LinearSlot {
+	var out []hq.LinearSlot
+	for _, sl := range m.Linears() {
 		if sl.Layer == i {
-			if want(sl.Name) {
-				last = len(slots)
-			}
-			slots = append(slots, sl)
+			out = append(out, sl)
 		}
 	}
-	if last < 0 {
-		return
-	}
-	for _, sl := range slots[last:] {
-		*sl.Ptr = unneeded{*sl.Ptr}
-	}
+	return out
 }
 
-// unneeded is a projection whose output nobody reads: Apply leaves y as
-// it is.
+// unneeded is a projection whose output nobody reads (observeBlock's
+// products from the last observed projection on: the block's output is
+// not kept): Apply leaves y as it is.
 type unneeded struct{ kernels.Linear }
 
 func (unneeded) Apply(y, x []float32, n int) {}
