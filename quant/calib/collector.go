@@ -31,7 +31,26 @@ func (c *Collector) ObserveLinearInput(name string, x []float32, rows, cols int)
 	if !c.want[name] {
 		return
 	}
-	c.accumulate(name, gram(x, rows, cols), x, rows, cols)
+	c.accumulate(name, newBatch(x, rows, cols), x, rows, cols)
+}
+
+// batch is what one batch of inputs adds to a layer's statistics that does
+// not depend on the order of the batches: its float32 gram and each
+// column's largest magnitude.
+type batch struct {
+	gram, absMax []float32
+}
+
+func newBatch(x []float32, rows, cols int) batch {
+	m := make([]float32, cols)
+	for r := 0; r < rows; r++ {
+		for j, v := range x[r*cols : (r+1)*cols] {
+			if a := float32(math.Abs(float64(v))); a > m[j] {
+				m[j] = a
+			}
+		}
+	}
+	return batch{gram: gram(x, rows, cols), absMax: m}
 }
 
 // gram is xᵀx of one batch of inputs in float32 (rows ≤ a segment).
@@ -49,11 +68,11 @@ func gram(x []float32, rows, cols int) []float32 {
 	return g
 }
 
-// accumulate adds one batch, whose gram g is, to the layer's statistics
-// in float64. Each value is added in the order of the batch's rows, so a
-// sequence of batches gives the same sums however the work is split
-// across the columns.
-func (c *Collector) accumulate(name string, g, x []float32, rows, cols int) {
+// accumulate adds one batch to the layer's statistics in float64. Each
+// value is added in the order of the batch's rows, so a sequence of
+// batches gives the same sums however the work is split across the
+// columns; the largest magnitudes are the same in any order.
+func (c *Collector) accumulate(name string, b batch, x []float32, rows, cols int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.Stats[name]
@@ -62,20 +81,13 @@ func (c *Collector) accumulate(name string, g, x []float32, rows, cols int) {
 		c.Stats[name] = s
 	}
 	parallel.For(cols, 16, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			row, acc := g[i*cols:(i+1)*cols], s.XtX[i*cols:(i+1)*cols]
-			for j, v := range row {
-				acc[j] += float64(v)
-			}
-		}
+		kernels.AddWidened64(s.XtX[lo*cols:hi*cols], b.gram[lo*cols:hi*cols])
 		for r := 0; r < rows; r++ {
-			row := x[r*cols : (r+1)*cols]
-			for j := lo; j < hi; j++ {
-				v := row[j]
-				s.Sum[j] += float64(v)
-				if a := float32(math.Abs(float64(v))); a > s.AbsMax[j] {
-					s.AbsMax[j] = a
-				}
+			kernels.AddWidened64(s.Sum[lo:hi], x[r*cols+lo:r*cols+hi])
+		}
+		for j := lo; j < hi; j++ {
+			if m := b.absMax[j]; m > s.AbsMax[j] {
+				s.AbsMax[j] = m
 			}
 		}
 	})
@@ -83,17 +95,18 @@ func (c *Collector) accumulate(name string, g, x []float32, rows, cols int) {
 }
 
 // prepare is the part of an observation that does not depend on the order
-// of batches (the gram), done where the inputs were captured; commit adds
-// it in order. Observers without such a split see the inputs at commit.
+// of batches (the gram and the largest magnitudes), done where the inputs
+// were captured; commit adds it in order. Observers without such a split
+// see the inputs at commit.
 func (c *Collector) prepare(name string, x []float32, rows, cols int) any {
 	if !c.want[name] {
 		return nil
 	}
-	return gram(x, rows, cols)
+	return newBatch(x, rows, cols)
 }
 
 func (c *Collector) commit(name string, x []float32, rows, cols int, prepared any) {
-	if g, ok := prepared.([]float32); ok {
-		c.accumulate(name, g, x, rows, cols)
+	if b, ok := prepared.(batch); ok {
+		c.accumulate(name, b, x, rows, cols)
 	}
 }

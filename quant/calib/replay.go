@@ -122,7 +122,7 @@ func captureBytes(widths []int, segs [][]int, obs hq.Observer) func(k int) int {
 		for _, w := range widths {
 			b += 4 * len(segs[k]) * w
 			if split {
-				b += 4 * w * w
+				b += 4*w*w + 4*w
 			}
 		}
 		return b
