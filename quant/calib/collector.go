@@ -15,7 +15,27 @@ type Collector struct {
 	mu    sync.Mutex
 	want  map[string]bool
 	Stats map[string]*quant.Stats
+
+	queue       []committed // batches committed but not yet added (flush adds them)
+	queuedBytes int
 }
+
+// committed is one batch waiting in a Collector's queue.
+type committed struct {
+	name       string
+	b          batch
+	x          []float32
+	rows, cols int
+}
+
+// A Collector's queue is added once it holds this many batches or bytes:
+// one parallel pass over the columns for many batches instead of one per
+// batch (each a few microseconds of work on many cores, bound by waking
+// them).
+const (
+	flushBatches = 16
+	flushBytes   = 256 << 20
+)
 
 // NewCollector collects statistics of the inputs of the named layers.
 func NewCollector(names ...string) *Collector {
@@ -68,36 +88,68 @@ func gram(x []float32, rows, cols int) []float32 {
 	return g
 }
 
-// accumulate adds one batch to the layer's statistics in float64. Each
-// value is added in the order of the batch's rows, so a sequence of
-// batches gives the same sums however the work is split across the
-// columns; the largest magnitudes are the same in any order.
+// accumulate adds one batch to the layer's statistics in float64.
 func (c *Collector) accumulate(name string, b batch, x []float32, rows, cols int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.Stats[name]
-	if s == nil {
-		s = quant.NewStats(name, cols)
-		c.Stats[name] = s
-	}
-	parallel.For(cols, 16, func(lo, hi int) {
-		kernels.AddWidened64(s.XtX[lo*cols:hi*cols], b.gram[lo*cols:hi*cols])
-		for r := 0; r < rows; r++ {
-			kernels.AddWidened64(s.Sum[lo:hi], x[r*cols+lo:r*cols+hi])
+	c.add([]committed{{name, b, x, rows, cols}})
+}
+
+// add adds batches, in order, to their layers' statistics (c.mu held).
+// Each value is added in the order of the batches and of their rows, so
+// the sums are the same however the work is split across the columns and
+// however the batches are grouped into calls; the largest magnitudes are
+// the same in any order.
+func (c *Collector) add(batches []committed) {
+	for i, first := range batches {
+		if i > 0 && batches[i-1].name == first.name {
+			continue // added with the run it starts
 		}
-		for j := lo; j < hi; j++ {
-			if m := b.absMax[j]; m > s.AbsMax[j] {
-				s.AbsMax[j] = m
+		name, cols := first.name, first.cols
+		s := c.Stats[name]
+		if s == nil {
+			s = quant.NewStats(name, cols)
+			c.Stats[name] = s
+		}
+		run := batches[i:]
+		for k, bt := range run {
+			if bt.name != name {
+				run = run[:k]
+				break
 			}
 		}
-	})
-	s.Rows += int64(rows)
+		parallel.For(cols, 16, func(lo, hi int) {
+			for _, bt := range run {
+				kernels.AddWidened64(s.XtX[lo*cols:hi*cols], bt.b.gram[lo*cols:hi*cols])
+				for r := 0; r < bt.rows; r++ {
+					kernels.AddWidened64(s.Sum[lo:hi], bt.x[r*cols+lo:r*cols+hi])
+				}
+				for j := lo; j < hi; j++ {
+					if m := bt.b.absMax[j]; m > s.AbsMax[j] {
+						s.AbsMax[j] = m
+					}
+				}
+			}
+		})
+		for _, bt := range run {
+			s.Rows += int64(bt.rows)
+		}
+	}
+}
+
+// flush adds the batches queued by commit.
+func (c *Collector) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.add(c.queue)
+	c.queue, c.queuedBytes = nil, 0
 }
 
 // prepare is the part of an observation that does not depend on the order
 // of batches (the gram and the largest magnitudes), done where the inputs
 // were captured; commit adds it in order. Observers without such a split
-// see the inputs at commit.
+// see the inputs at commit. commit queues the batch (Stats is complete
+// once flush has run).
 func (c *Collector) prepare(name string, x []float32, rows, cols int) any {
 	if !c.want[name] {
 		return nil
@@ -106,7 +158,16 @@ func (c *Collector) prepare(name string, x []float32, rows, cols int) any {
 }
 
 func (c *Collector) commit(name string, x []float32, rows, cols int, prepared any) {
-	if b, ok := prepared.(batch); ok {
-		c.accumulate(name, b, x, rows, cols)
+	b, ok := prepared.(batch)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	c.queue = append(c.queue, committed{name, b, x, rows, cols})
+	c.queuedBytes += 4 * (len(b.gram) + len(b.absMax) + rows*cols)
+	full := len(c.queue) >= flushBatches || c.queuedBytes >= flushBytes
+	c.mu.Unlock()
+	if full {
+		c.flush()
 	}
 }

@@ -16,7 +16,8 @@ import (
 // captured per segment and replayed in segment order, so the float64 sums
 // come out bit for bit the same for any number of workers.
 
-// captureBudget bounds the captured inputs held at once (bytes).
+// captureBudget bounds the captured inputs held at once (bytes; a
+// Collector holds up to flushBytes more, replayed but not yet added).
 const captureBudget = 1 << 30
 
 // observedCall is one captured ObserveLinearInput.
@@ -29,10 +30,13 @@ type observedCall struct {
 
 // splitObserver is an observer whose work splits into a part that does not
 // depend on the order of the calls (done concurrently, where the inputs
-// are captured) and the part that does (done in order).
+// are captured) and the part that does (done in order). commit may hold
+// its calls back (bounded) and finish them all at once; flush finishes
+// whatever it still holds.
 type splitObserver interface {
 	prepare(name string, x []float32, rows, cols int) any
 	commit(name string, x []float32, rows, cols int, prepared any)
+	flush()
 }
 
 // capture records the calls for the layers wanted.
@@ -163,6 +167,9 @@ func observeSegments(n int, run func(k int, o hq.Observer), obs hq.Observer, wan
 	parallel.Ordered(n, workers, 2*workers, captureBudget, segBytes,
 		func(k int) { caps[k] = capt(k) },
 		func(k int) { replay(caps[k]); caps[k] = nil })
+	if split != nil {
+		split.flush()
+	}
 }
 
 // advance runs block i in place over every segment's input, segments at once.

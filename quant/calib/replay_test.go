@@ -43,7 +43,9 @@ func TestApplyWorkersBitIdentical(t *testing.T) {
 	}
 	ids := l.Tokenizer.Encode(text.Body[:40000])
 	var segs [][]int
-	for k := 0; k < 5; k++ {
+	// 7 segments: q, k and v's 21 batches fill a Collector's queue
+	// (flushBatches) in the middle of a group.
+	for k := 0; k < 7; k++ {
 		segs = append(segs, ids[k*100:k*100+48+k]) // lengths differ
 	}
 	apply := func(workers int) *calib.Applied {
