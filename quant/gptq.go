@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/hyquant/hyquant/internal/finite"
 	"github.com/hyquant/hyquant/internal/parallel"
 	"github.com/hyquant/hyquant/kernels"
 	"github.com/hyquant/hyquant/quant/grid"
@@ -122,7 +123,7 @@ func checkStats(method string, a Assignment, st *Stats) error {
 	if st.Rows <= 0 {
 		return fmt.Errorf("%s: %s: calibration statistics hold no rows (was the layer reached by the calibration pass?)", method, a.Param.Name)
 	}
-	if i := firstNonFinite(st.XtX); i >= 0 {
+	if i := finite.First(st.XtX); i >= 0 {
 		return fmt.Errorf("%s: %s: calibration XᵀX[%d][%d] is %v", method, a.Param.Name, i/a.Cols, i%a.Cols, st.XtX[i])
 	}
 	return nil

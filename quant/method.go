@@ -2,9 +2,9 @@ package quant
 
 import (
 	"fmt"
-	"math"
 	"sort"
 
+	"github.com/hyquant/hyquant/internal/finite"
 	"github.com/hyquant/hyquant/internal/parallel"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
@@ -96,25 +96,13 @@ func widen(w []float32) []float64 {
 // scanChunk is the fewest values one worker of an elementwise pass takes.
 const scanChunk = 1 << 18
 
-// firstNonFinite is the index of the first NaN or infinity of x, or -1.
-func firstNonFinite[T float32 | float64](x []T) int {
-	return parallel.First(len(x), scanChunk, func(lo, hi int) int {
-		for i, v := range x[lo:hi] {
-			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
-				return lo + i
-			}
-		}
-		return -1
-	})
-}
-
 // checkWeights reports a weight slice that does not match its assignment,
 // or a value that is not finite.
 func checkWeights(method string, w []float32, a Assignment) error {
 	if a.Rows <= 0 || a.Cols <= 0 || len(w) != a.Rows*a.Cols {
 		return fmt.Errorf("%s: %s: %d weights for a %d×%d matrix", method, a.Param.Name, len(w), a.Rows, a.Cols)
 	}
-	if i := firstNonFinite(w); i >= 0 {
+	if i := finite.First(w); i >= 0 {
 		return fmt.Errorf("%s: %s: weight (%d, %d) is %v", method, a.Param.Name, i/a.Cols, i%a.Cols, w[i])
 	}
 	return nil

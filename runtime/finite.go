@@ -3,9 +3,9 @@ package runtime
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 	"strings"
 
+	"github.com/hyquant/hyquant/internal/finite"
 	"github.com/hyquant/hyquant/internal/parallel"
 	"github.com/hyquant/hyquant/runtime/safetensors"
 )
@@ -46,18 +46,6 @@ func position(shape []int64, flat int64) string {
 // scanChunk is how many values one worker scans at least.
 const scanChunk = 1 << 20
 
-// firstNonFinite32 is the index of the first NaN or infinity of v, or -1.
-func firstNonFinite32(v []float32) int {
-	return parallel.First(len(v), scanChunk, func(lo, hi int) int {
-		for i := lo; i < hi; i++ {
-			if math.Float32bits(v[i])&0x7f800000 == 0x7f800000 {
-				return i
-			}
-		}
-		return -1
-	})
-}
-
 // firstNonFiniteRaw is the index of the first NaN or infinity of stored
 // BF16, F16 or F32 bytes (an all-ones exponent), or -1, without converting.
 func firstNonFiniteRaw(raw []byte, d safetensors.DType) int {
@@ -93,7 +81,7 @@ func firstNonFiniteRaw(raw []byte, d safetensors.DType) int {
 // hold a NaN or an infinity; off is the flat index of v[0] in the tensor
 // (0 unless v is a piece read while streaming).
 func CheckFinite(v []float32, ti TensorInfo, off int64) error {
-	i := firstNonFinite32(v)
+	i := finite.First(v)
 	if i < 0 {
 		return nil
 	}
