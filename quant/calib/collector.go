@@ -95,45 +95,48 @@ func (c *Collector) accumulate(name string, b batch, x []float32, rows, cols int
 	c.add([]committed{{name, b, x, rows, cols}})
 }
 
-// add adds batches, in order, to their layers' statistics (c.mu held).
-// Each value is added in the order of the batches and of their rows, so
-// the sums are the same however the work is split across the columns and
-// however the batches are grouped into calls; the largest magnitudes are
-// the same in any order.
+// add adds batches to their layers' statistics (c.mu held), each layer's
+// in the order given. Each value is added in the order of the batches and
+// of their rows, so the sums are the same however the work is split across
+// the columns and however the batches are grouped into calls; the largest
+// magnitudes are the same in any order.
 func (c *Collector) add(batches []committed) {
-	for i, first := range batches {
-		if i > 0 && batches[i-1].name == first.name {
-			continue // added with the run it starts
+	var names []string
+	byName := map[string][]committed{}
+	for _, b := range batches {
+		if _, ok := byName[b.name]; !ok {
+			names = append(names, b.name)
 		}
-		name, cols := first.name, first.cols
-		s := c.Stats[name]
-		if s == nil {
-			s = quant.NewStats(name, cols)
-			c.Stats[name] = s
-		}
-		run := batches[i:]
-		for k, bt := range run {
-			if bt.name != name {
-				run = run[:k]
-				break
-			}
-		}
-		parallel.For(cols, 16, func(lo, hi int) {
-			for _, bt := range run {
-				kernels.AddWidened64(s.XtX[lo*cols:hi*cols], bt.b.gram[lo*cols:hi*cols])
-				for r := 0; r < bt.rows; r++ {
-					kernels.AddWidened64(s.Sum[lo:hi], bt.x[r*cols+lo:r*cols+hi])
-				}
-				for j := lo; j < hi; j++ {
-					if m := bt.b.absMax[j]; m > s.AbsMax[j] {
-						s.AbsMax[j] = m
-					}
-				}
-			}
-		})
+		byName[b.name] = append(byName[b.name], b)
+	}
+	for _, name := range names {
+		c.addLayer(name, byName[name])
+	}
+}
+
+// addLayer adds one layer's batches, in order, in one pass over its columns.
+func (c *Collector) addLayer(name string, run []committed) {
+	cols := run[0].cols
+	s := c.Stats[name]
+	if s == nil {
+		s = quant.NewStats(name, cols)
+		c.Stats[name] = s
+	}
+	parallel.For(cols, 16, func(lo, hi int) {
 		for _, bt := range run {
-			s.Rows += int64(bt.rows)
+			kernels.AddWidened64(s.XtX[lo*cols:hi*cols], bt.b.gram[lo*cols:hi*cols])
+			for r := 0; r < bt.rows; r++ {
+				kernels.AddWidened64(s.Sum[lo:hi], bt.x[r*cols+lo:r*cols+hi])
+			}
+			for j := lo; j < hi; j++ {
+				if m := bt.b.absMax[j]; m > s.AbsMax[j] {
+					s.AbsMax[j] = m
+				}
+			}
 		}
+	})
+	for _, bt := range run {
+		s.Rows += int64(bt.rows)
 	}
 }
 
